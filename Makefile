@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# sluice: one entry point. `make help` lists the targets.
+
+include mk/common.mk
+
+# ---- BPF programs: every bpf/*.bpf.c becomes an object and a skeleton ----
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_NAMES := $(patsubst bpf/%.bpf.c,%,$(BPF_SRCS))
+BPF_OBJS  := $(patsubst %,$(OUTPUT)/bpf/%.bpf.o,$(BPF_NAMES))
+SKELS     := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_NAMES))
+
+# ---- user-space library shared by the agent, the CLI and the tests ----
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
+LIB      := $(OUTPUT)/libsluice.a
+
+# ---- tests ----
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/bin/unit/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/*.c)
+BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(BPFT_SRCS))
+BPFT_BIN  := $(OUTPUT)/bin/test_bpf
+
+.PHONY: all bpf lib tests deps test test-unit test-bpf asan clean help
+
+all: bpf lib tests ## build everything (BPF objects, skeletons, library, tests)
+
+bpf: $(BPF_OBJS) $(SKELS) ## build the BPF objects and their skeletons
+
+lib: $(LIB)
+
+tests: $(UNIT_BINS) $(BPFT_BIN)
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+# Anything that includes a skeleton must wait for it.
+$(LIB_OBJS) $(BPFT_OBJS): $(SKELS)
+
+$(OUTPUT)/bin/unit/%: $(OUTPUT)/obj/tests/unit/%.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -lcmocka $(USER_LDLIBS) -lm
+
+$(BPFT_BIN): $(BPFT_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS) -lm
+
+deps: ## install missing build and test packages with apt-get
+	$(Q)sh mk/deps.sh
+
+test: deps ## install what is missing, build, run every test suite
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh tests/run.sh
+
+test-unit: $(UNIT_BINS) ## cmocka unit tests
+	$(Q)sh tests/run.sh unit
+
+test-bpf: bpf $(BPFT_BIN) ## BPF_PROG_TEST_RUN fixtures on the real objects (root)
+	$(Q)sh tests/run.sh bpf
+
+asan: ## build and run the unit tests under ASan and UBSan
+	$(Q)$(MAKE) --no-print-directory OUTPUT=.output/asan SANITIZE=1 all
+	$(Q)OUTPUT=.output/asan sh tests/run.sh unit
+
+clean: ## remove every build product
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf .output
+
+help: ## list the targets
+	@echo "sluice make targets (V=1 shows full commands, SANITIZE=1 adds ASan/UBSan):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^[^:]*:([a-z-]+):.*## /\1: ## /; s/^([a-z-]+):.*## /  \1\t/' | expand -t 14
+
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
