@@ -68,17 +68,20 @@ static __always_inline int sl_handle_nat_reply(struct xdp_md *ctx, const struct 
 /*
  * NAT for an ICMP PMTU error quoting a VIP flow: the error was sent to the
  * VIP about a packet the VIP "sent"; the backend must see it as its own.
- * Outer destination and quoted source become the backend's, with the IPv4
- * header, quoted IPv4 header and ICMP checksums fixed.
+ * Outer destination and quoted source (address, port) become the backend's,
+ * and every checksum involved is fixed: the outer IPv4 header, the quoted
+ * IPv4 header, the quoted L4 checksum when the quote reaches it, and the
+ * ICMP checksum over all of that.
  */
 static __always_inline int sl_icmp_nat(struct xdp_md *ctx, const struct sl_pkt *p, __u32 q_l4,
-				       const struct sl_backend *be)
+				       __u8 q_proto, const struct sl_backend *be)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u8 *icmp = data + (p->l4_off & SL_OFF_MASK);
-	__be16 *qports = data + (q_l4 & SL_OFF_MASK);
-	__u32 diff = 0;
-	__u16 *isum;
+	__u8 *ql4 = data + (q_l4 & SL_OFF_MASK);
+	__be16 *qports = (__be16 *)ql4;
+	__u32 diff = 0, qdiff = 0;
+	__u16 *isum, *qsum;
 
 	if ((void *)(icmp + 8) > data_end || (void *)(qports + 2) > data_end)
 		return -1;
@@ -92,10 +95,10 @@ static __always_inline int sl_icmp_nat(struct xdp_md *ctx, const struct sl_pkt *
 			return -1;
 		csum_apply(&oh->check, csum_diff32(0, oh->daddr, be->addr[0]));
 		oh->daddr = be->addr[0];
+		qdiff = csum_diff32(0, qh->saddr, be->addr[0]);
 		old_qsum = qh->check;
-		csum_apply(&qh->check, csum_diff32(0, qh->saddr, be->addr[0]));
-		diff = csum_diff32(diff, qh->saddr, be->addr[0]);
-		diff = csum_diff16(diff, old_qsum, qh->check);
+		csum_apply(&qh->check, qdiff);
+		diff = csum_diff16(qdiff, old_qsum, qh->check);
 		qh->saddr = be->addr[0];
 	} else {
 		struct ipv6hdr *oh = data + (p->l3_off & SL_OFF_MASK);
@@ -104,14 +107,27 @@ static __always_inline int sl_icmp_nat(struct xdp_md *ctx, const struct sl_pkt *
 		if ((void *)(oh + 1) > data_end || (void *)(qh + 1) > data_end)
 			return -1;
 		/* ICMPv6's pseudo-header includes the outer destination */
-		diff = csum_diff128(diff, (__u32 *)&oh->daddr, be->addr);
-		diff = csum_diff128(diff, (__u32 *)&qh->saddr, be->addr);
+		diff = csum_diff128(0, (__u32 *)&oh->daddr, be->addr);
+		qdiff = csum_diff128(0, (__u32 *)&qh->saddr, be->addr);
+		diff += qdiff;
 		__builtin_memcpy(&oh->daddr, be->addr, 16);
 		__builtin_memcpy(&qh->saddr, be->addr, 16);
 	}
 	if (be->port && be->port != qports[0]) {
+		qdiff = csum_diff16(qdiff, qports[0], be->port);
 		diff = csum_diff16(diff, qports[0], be->port);
 		qports[0] = be->port;
+	}
+	/* The quoted TCP/UDP checksum (pseudo-header and port changed). */
+	qsum = (__u16 *)(ql4 + (q_proto == IPPROTO_TCP ? 16 : 6));
+	if ((void *)(qsum + 1) <= data_end) {
+		__u16 old = *qsum;
+
+		if (q_proto == IPPROTO_UDP)
+			csum_apply_udp(qsum, qdiff);
+		else
+			csum_apply(qsum, qdiff);
+		diff = csum_diff16(diff, old, *qsum);
 	}
 	csum_apply(isum, diff);
 	return 0;
@@ -135,6 +151,8 @@ __noinline int sl_icmp_target(struct xdp_md *ctx, const struct sl_pkt *p)
 
 	if (!ctx || !p)
 		return -1;
+	__u8 q_proto;
+
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	/* The quoted packet went VIP -> client: parse it straight into the
@@ -150,6 +168,7 @@ __noinline int sl_icmp_target(struct xdp_md *ctx, const struct sl_pkt *p)
 		f.dport = q.sport;
 		f.proto = q.proto;
 		f.family = q.family;
+		q_proto = q.proto;
 	}
 	{
 		struct sl_vip_key vk = {};
@@ -170,7 +189,7 @@ __noinline int sl_icmp_target(struct xdp_md *ctx, const struct sl_pkt *p)
 	be = sl_backend_get(c->be_id);
 	if (!be || be->family != p->flow.family || c->be_id >= (1u << 24))
 		return -1;
-	if (vip->fwd == SL_FWD_NAT && sl_icmp_nat(ctx, p, q_l4, be))
+	if (vip->fwd == SL_FWD_NAT && sl_icmp_nat(ctx, p, q_l4, q_proto, be))
 		return -1;
 	sl_count(SL_C_ICMP_FWD);
 	return (int)((__u32)vip->fwd << 24 | c->be_id);

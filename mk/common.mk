@@ -39,9 +39,9 @@ $(OUTPUT)/bpf/%.bpf.o: $(OUTPUT)/bpf/%.tmp.o
 	$(call msg,LINK,$@)
 	$(Q)$(BPFTOOL) gen object $@ $<
 
-$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o mk/common.mk
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 $(OUTPUT)/obj/%.o: %.c | $(OUTPUT)/obj
 	$(call msg,CC,$@)
