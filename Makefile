@@ -50,9 +50,11 @@ $(BPFT_BIN): $(BPFT_OBJS) $(LIB) | $(OUTPUT)/bin
 deps: ## install missing build and test packages with apt-get
 	$(Q)sh mk/deps.sh
 
-test: deps ## install what is missing, build, run every test suite
+test: deps ## install what is missing, build, run every suite (plain, then under ASan/UBSan)
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/run.sh
+	$(Q)echo "== the same suites under ASan and UBSan"
+	$(Q)$(MAKE) --no-print-directory asan
 
 test-unit: $(UNIT_BINS) ## cmocka unit tests
 	$(Q)sh tests/run.sh unit
@@ -60,9 +62,9 @@ test-unit: $(UNIT_BINS) ## cmocka unit tests
 test-bpf: bpf $(BPFT_BIN) ## BPF_PROG_TEST_RUN fixtures on the real objects (root)
 	$(Q)sh tests/run.sh bpf
 
-asan: ## build and run the unit tests under ASan and UBSan
+asan: ## build with ASan and UBSan, run the unit and BPF suites under them
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output/asan SANITIZE=1 all
-	$(Q)OUTPUT=.output/asan sh tests/run.sh unit
+	$(Q)OUTPUT=.output/asan sh tests/run.sh unit bpf
 
 clean: ## remove every build product
 	$(call msg,CLEAN,$(OUTPUT))

@@ -1,36 +1,59 @@
 #!/bin/sh
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Runs the test suites: `tests/run.sh [unit|bpf]...` (default: all).
-# Each suite prints its own results; the last line sums them up as
+# Each suite prints its own results; the last line adds up every test:
 # "tests: N passed, N failed". Exit status is non-zero if anything failed.
 set -u
 
 OUTPUT=${OUTPUT:-.output}
 suites=${*:-unit bpf}
+log=$(mktemp /tmp/sluice-tests.XXXXXX)
+trap 'rm -f "$log"' EXIT INT TERM
 passed=0
 failed=0
 bad=""
+
+# Add the counts a runner printed (cmocka's "[  PASSED  ] N test(s)." and
+# "[  FAILED  ] N test(s)", or our "NAME: N passed, N failed").
+count() {
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p; s/^[a-z]*: \([0-9]*\) passed, [0-9]* failed.*/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p; s/^[a-z]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log" | tail -1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+}
+
+# run NAME CMD...: run a suite, show its output, count its tests.
+run() {
+	name=$1
+	shift
+	"$@" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	count
+	if [ "$rc" -ne 0 ]; then
+		bad="$bad $name"
+		# a runner that died before printing its counts still counts as a failure
+		grep -qE '^\[  FAILED  \]|[0-9]+ failed' "$log" || failed=$((failed + 1))
+	fi
+}
 
 run_unit() {
 	for t in "$OUTPUT"/bin/unit/test_*; do
 		[ -x "$t" ] || continue
 		echo "== unit: $(basename "$t")"
-		if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); bad="$bad $(basename "$t")"; fi
+		run "$(basename "$t")" "$t"
 	done
 }
 
 run_bpf() {
 	echo "== bpf: BPF_PROG_TEST_RUN fixtures (namespace sl-bpf-$$)"
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "bpf: needs root (loads BPF programs, makes a network namespace): run 'sudo make test'" >&2
-		failed=$((failed + 1)); bad="$bad bpf"
+		echo "bpf: needs root (loads BPF programs, makes a network namespace): run 'sudo make test'"
+		failed=$((failed + 1))
+		bad="$bad bpf"
 		return
 	fi
-	if sh tests/bpf/netns.sh "sl-bpf-$$" "$OUTPUT/bin/test_bpf"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1)); bad="$bad bpf"
-	fi
+	run bpf sh tests/bpf/netns.sh "sl-bpf-$$" "$OUTPUT/bin/test_bpf"
 }
 
 for s in $suites; do
@@ -42,6 +65,6 @@ for s in $suites; do
 done
 
 echo
-[ -n "$bad" ] && echo "failed suites:$bad"
-echo "suites: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ -n "$bad" ] && echo "failed:$bad"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ -z "$bad" ]

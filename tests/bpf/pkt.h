@@ -18,6 +18,7 @@
 #define SL_PKT_MAX 4096	      /* largest frame the builder writes */
 #define SL_PKT_MAX_VLANS 2    /* VLAN tags the builder writes and the parser reads */
 #define SL_PKT_MAX_EXTS 4     /* IPv6 extension headers in one spec */
+#define SL_PKT_GROWTH 64      /* out buffer slack for programs that grow frames */
 #define SL_PKT_IP4_OPT_MAX 40 /* IPv4 option bytes (ihl 15) */
 
 /* One IPv6 extension header, written in the order given. */
@@ -137,10 +138,12 @@ int sl_pkt_parse(const void *frame, size_t len, struct sl_pkt_view *v);
 int sl_pkt_check(const void *frame, size_t len, char *why, size_t why_len);
 
 /*
- * BPF_PROG_TEST_RUN of an XDP program once over in. out must have room for
- * the output (the program may grow the frame). When ingress_ifindex is not 0
- * an xdp_md context carries it. Returns 0 or a negative errno; *out_len and
- * *retval are set on success.
+ * BPF_PROG_TEST_RUN of an XDP program once (repeat 1) over in. out_cap must
+ * leave room for growth (SL_PKT_GROWTH: IPIP encapsulation adds up to 40
+ * bytes); a larger output fails with -ENOSPC. When ingress_ifindex is not 0
+ * an xdp_md context carries it (data 0, data_end in_len), and the interface
+ * must exist in the caller's network namespace. Returns 0 or a negative
+ * errno; *out_len and *retval are set only on success.
  */
 int sl_xdp_run(int prog_fd, const void *in, size_t in_len, void *out, size_t out_cap,
 	       size_t *out_len, __u32 ingress_ifindex, __u32 *retval);

@@ -1296,3 +1296,29 @@ out:
 	ring_buffer__free(rb);
 	lb_close(&lb);
 }
+
+/* Loads on this kernel; prints the sizes docs/architecture.md reports. */
+TEST(xdp_lb_programs_load_and_report_verifier_cost)
+{
+	struct bpf_program *progs[2];
+	struct lb lb;
+	int i;
+
+	if (open_lb(&lb, NULL))
+		return;
+	progs[0] = lb.skel->progs.sl_xdp;
+	progs[1] = lb.skel->progs.sl_sweep;
+	for (i = 0; i < 2; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!ASSERT_OK(bpf_obj_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len),
+			       "program info"))
+			break;
+		printf("     %s: %u BPF insns, %u verified insns, %u bytes jited\n",
+		       bpf_program__name(progs[i]), info.xlated_prog_len / 8, info.verified_insns,
+		       info.jited_prog_len);
+		ASSERT_TRUE(info.xlated_prog_len > 0, "program has instructions");
+	}
+	lb_close(&lb);
+}
