@@ -31,11 +31,11 @@ SL_INLINE __s64 sl_be_flows(__u32 id)
 
 struct sl_lc_ctx {
 	const struct sl_group *g;
-	struct sl_backend *best_be;
 	__s64 best_flows;
 	__u32 n;
 	__u32 start;
-	__u32 best;
+	__u32 best;	/* SL_BE_NONE until an eligible backend is seen */
+	__u32 best_w;
 	__u32 family;
 };
 
@@ -53,10 +53,10 @@ static long sl_lc_step(__u32 i, struct sl_lc_ctx *c)
 	if (!be || !sl_be_eligible(be, c->family))
 		return 0;
 	fl = sl_be_flows(id);
-	if (!c->best_be || sl_lc_better(fl, be->weight, c->best_flows, c->best_be->weight)) {
+	if (c->best == SL_BE_NONE || sl_lc_better(fl, be->weight, c->best_flows, c->best_w)) {
 		c->best = id;
-		c->best_be = be;
 		c->best_flows = fl;
+		c->best_w = be->weight;
 	}
 	return 0;
 }
@@ -64,7 +64,8 @@ static long sl_lc_step(__u32 i, struct sl_lc_ctx *c)
 /*
  * Least-connections scan of @g, starting at @start so ties rotate. Also the
  * fallback of the other strategies when their picks are not eligible. A
- * bpf_loop callback: verified once, whatever the group size.
+ * bpf_loop callback: verified once, whatever the group size. Its context
+ * holds scalars only, besides the group.
  */
 SL_INLINE __u32 sl_pick_leastconn(const struct sl_group *g, __u32 n, __u32 start, __u8 family)
 {
@@ -73,7 +74,7 @@ SL_INLINE __u32 sl_pick_leastconn(const struct sl_group *g, __u32 n, __u32 start
 	};
 
 	bpf_loop(n, sl_lc_step, &c, 0);
-	return c.best_be ? c.best : SL_BE_NONE;
+	return c.best;
 }
 
 SL_INLINE __u32 sl_pick_maglev(const struct sl_vip *vip, __u32 hash, __u8 family,

@@ -1,28 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* sl_group_build (user/lib/group.c): a VIP's ids, cumulative weights and wrr schedule. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "check.h"
 #include "../../user/lib/group.h"
-
-/* Fail printing what was checked, the value got and the value expected. */
-#define ASSERT_EQ(got, exp, fmt, ...)                                                         \
-	do {                                                                                  \
-		long long got_ = (long long)(got), exp_ = (long long)(exp);                   \
-		if (got_ != exp_)                                                             \
-			fail_msg(fmt ": got %lld, expected %lld", ##__VA_ARGS__, got_, exp_); \
-	} while (0)
-#define ASSERT_TRUE(cond, fmt, ...)                   \
-	do {                                          \
-		if (!(cond))                          \
-			fail_msg(fmt, ##__VA_ARGS__); \
-	} while (0)
 
 #define POISON 0xa5
 

@@ -2,41 +2,14 @@
 /* sl_maglev_build (user/lib/maglev.c): weighted Maglev lookup tables. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "check.h"
 #include "../../user/lib/maglev.h"
-
-/* Fail printing what was checked, the value got and the value expected. */
-#define ASSERT_EQ(got, exp, fmt, ...)                                                         \
-	do {                                                                                  \
-		long long got_ = (long long)(got), exp_ = (long long)(exp);                   \
-		if (got_ != exp_)                                                             \
-			fail_msg(fmt ": got %lld, expected %lld", ##__VA_ARGS__, got_, exp_); \
-	} while (0)
-#define ASSERT_TRUE(cond, fmt, ...)                   \
-	do {                                          \
-		if (!(cond))                          \
-			fail_msg(fmt, ##__VA_ARGS__); \
-	} while (0)
 
 #define M SL_MAGLEV_SIZE
 #define POISON 0xa5a5a5a5u
 #define MAX_BE 1000
-
-static __u32 rng_next(__u32 *s)
-{
-	__u32 x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 /* Backend i: 198.18.x.y:8080 (or 2001:db8::x:y for odd i when @mixed), id 100 + i. */
 static void set_backend(struct sl_mg_backend *b, __u32 i, __u32 weight, int mixed)

@@ -4,38 +4,10 @@
  * space: smooth wrr, weighted random, least connections, round-robin, the
  * flow hash and the Maglev slot.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include "check.h"
 #include "sluice/select.h"
-
-/* Fail printing what was checked, the value got and the value expected. */
-#define ASSERT_EQ(got, exp, fmt, ...)                                                         \
-	do {                                                                                  \
-		long long got_ = (long long)(got), exp_ = (long long)(exp);                   \
-		if (got_ != exp_)                                                             \
-			fail_msg(fmt ": got %lld, expected %lld", ##__VA_ARGS__, got_, exp_); \
-	} while (0)
-#define ASSERT_TRUE(cond, fmt, ...)                   \
-	do {                                          \
-		if (!(cond))                          \
-			fail_msg(fmt, ##__VA_ARGS__); \
-	} while (0)
-
-/* Deterministic xorshift32 so every run sees the same "random" cases. */
-static __u32 rng_next(__u32 *s)
-{
-	__u32 x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 static __u32 sum_of(const __u32 *w, __u32 n)
 {

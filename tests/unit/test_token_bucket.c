@@ -3,41 +3,12 @@
  * The virtual-time token bucket of include/sluice/select.h (sl_tb_take,
  * sl_tb_interval, sl_tb_tokens), driven by a simulated nanosecond clock.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
+#include "check.h"
 #include "sluice/select.h"
-
-/* Fail printing what was checked, the value got and the value expected. */
-#define ASSERT_EQ(got, exp, fmt, ...)                                                         \
-	do {                                                                                  \
-		unsigned long long got_ = (got), exp_ = (exp);                                \
-		if (got_ != exp_)                                                             \
-			fail_msg(fmt ": got %llu, expected %llu", ##__VA_ARGS__, got_, exp_); \
-	} while (0)
-#define ASSERT_LE(got, max, fmt, ...)                                                          \
-	do {                                                                                   \
-		unsigned long long got_ = (got), max_ = (max);                                 \
-		if (got_ > max_)                                                               \
-			fail_msg(fmt ": got %llu, expected at most %llu", ##__VA_ARGS__, got_, \
-				 max_);                                                        \
-	} while (0)
 
 /* A clock far from zero, as CLOCK_MONOTONIC is on a machine that has been up a while. */
 #define T0 (1000ull * SL_NS_PER_SEC)
-
-static __u32 rng_next(__u32 *s)
-{
-	__u32 x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 /* One bucket and the clock it is read with. */
 struct bucket {
