@@ -30,6 +30,8 @@ int lb_open(struct lb *lb, const struct lb_opts *o)
 	if (o->fin_grace_ns)
 		lb->skel->rodata->fin_grace_ns = o->fin_grace_ns;
 	lb->skel->rodata->ev_new_every = o->ev_new_every;
+	if (o->ev_rl_every)
+		lb->skel->rodata->ev_rl_every = o->ev_rl_every;
 	/* Small tables keep each test's load fast; sizes are the loader's to pick. */
 	bpf_map__set_max_entries(lb->skel->maps.sl_conns, 16384);
 	bpf_map__set_max_entries(lb->skel->maps.sl_nat_rev, 16384);

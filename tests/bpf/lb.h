@@ -20,6 +20,7 @@ struct lb_opts {
 	__u64 udp_idle_ns;
 	__u64 fin_grace_ns;
 	__u32 ev_new_every;
+	__u32 ev_rl_every;   /* 0 = program default */
 	__u32 buckets;	     /* sl_buckets size; 0 = default */
 };
 

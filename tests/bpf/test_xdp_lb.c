@@ -1243,38 +1243,43 @@ out:
 	lb_close(&lb);
 }
 
+/* Events of vip 1 by type: n[SL_EV_NEW_FLOW], n[SL_EV_RL_DROP]. */
 static int count_events(void *ctx, void *data, size_t len)
 {
 	const struct sl_event *e = data;
 	int *n = ctx;
 
-	if (len >= sizeof(*e) && e->type == SL_EV_NEW_FLOW && e->vip_id == 1)
-		(*n)++;
+	if (len >= sizeof(*e) && e->vip_id == 1 && e->type <= SL_EV_RL_DROP)
+		n[e->type]++;
 	return 0;
 }
 
-TEST(new_flow_events_reach_the_ring_buffer)
+TEST(new_flow_and_rate_limit_events_reach_the_ring_buffer)
 {
-	struct lb_opts o = { .ev_new_every = 1 };
+	struct lb_opts o = { .ev_new_every = 1, .ev_rl_every = 1 };
 	struct ring_buffer *rb = NULL;
 	__u32 w[1] = { 1 };
 	struct lb lb;
-	int i, n = 0;
+	int i, n[3] = { 0 };
 
 	if (open_lb(&lb, &o))
 		return;
 	if (setup(&lb, 1, 4, IPPROTO_TCP, SL_STRAT_RR, SL_FWD_DSR, w, 1, 0, 0))
 		goto out;
-	rb = ring_buffer__new(bpf_map__fd(lb.skel->maps.sl_events), count_events, &n, NULL);
+	if (lb_vip_limits(&lb, VIP4, 80, IPPROTO_TCP, 1, 7, 0, 0))
+		goto out;
+	rb = ring_buffer__new(bpf_map__fd(lb.skel->maps.sl_events), count_events, n, NULL);
 	if (!ASSERT_TRUE(rb != NULL, "ring buffer"))
 		goto out;
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 10; i++) {
 		struct sl_pkt_spec s = spec(4, IPPROTO_TCP, CLI4, 100 + i, VIP4, 80, TCP_SYN);
 
 		run_spec(&lb, &s, NULL, NULL);
 	}
 	ring_buffer__consume(rb);
-	ASSERT_EQ(n, 7, "new-flow events");
+	ASSERT_EQ(n[SL_EV_NEW_FLOW], lb_vip_stats(&lb, 1).new_flows, "new-flow events");
+	ASSERT_EQ(n[SL_EV_RL_DROP], lb_drops(&lb, SL_DROP_RL_CONN), "rate-limit drop events");
+	ASSERT_TRUE(n[SL_EV_RL_DROP] >= 1 && n[SL_EV_NEW_FLOW] >= 7, "both kinds seen");
 out:
 	ring_buffer__free(rb);
 	lb_close(&lb);
