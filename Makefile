@@ -14,29 +14,52 @@ LIB_SRCS := $(wildcard user/lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
 LIB      := $(OUTPUT)/libsluice.a
 
+# ---- programs: the agent and the CLI ----
+AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard user/agent/*.c))
+CLI_OBJS   := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard user/cli/*.c))
+SLUICED    := $(OUTPUT)/bin/sluiced
+SLUICECTL  := $(if $(CLI_OBJS),$(OUTPUT)/bin/sluicectl)
+
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/bin/unit/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(BPFT_SRCS))
 BPFT_BIN  := $(OUTPUT)/bin/test_bpf
+E2E_SRCS  := $(wildcard tests/e2e/*.c)
+E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUTPUT)/bin/e2e/%,$(E2E_SRCS))
 
-.PHONY: all bpf lib tests deps test test-unit test-bpf asan clean help
+.PHONY: all bpf lib progs tests deps test test-unit test-bpf test-e2e demo asan clean help
 
-all: bpf lib tests ## build everything (BPF objects, skeletons, library, tests)
+all: bpf lib progs tests ## build everything (BPF objects, skeletons, agent, CLI, tests)
 
 bpf: $(BPF_OBJS) $(SKELS) ## build the BPF objects and their skeletons
 
 lib: $(LIB)
 
-tests: $(UNIT_BINS) $(BPFT_BIN)
+progs: $(SLUICED) $(SLUICECTL)
+
+tests: $(UNIT_BINS) $(BPFT_BIN) $(E2E_BINS)
+
+$(SLUICED): $(AGENT_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljansson $(USER_LDLIBS) -lm
+
+$(SLUICECTL): $(CLI_OBJS) $(LIB) | $(OUTPUT)/bin
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljansson $(USER_LDLIBS) -lm
+
+$(OUTPUT)/bin/e2e/%: $(OUTPUT)/obj/tests/e2e/%.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
 
 # Anything that includes a skeleton must wait for it.
-$(LIB_OBJS) $(BPFT_OBJS): $(SKELS)
+$(LIB_OBJS) $(BPFT_OBJS) $(AGENT_OBJS): $(SKELS)
 
 $(OUTPUT)/bin/unit/%: $(OUTPUT)/obj/tests/unit/%.o $(LIB)
 	$(call msg,LD,$@)
@@ -62,6 +85,13 @@ test-unit: $(UNIT_BINS) ## cmocka unit tests
 test-bpf: bpf $(BPFT_BIN) ## BPF_PROG_TEST_RUN fixtures on the real objects (root)
 	$(Q)sh tests/run.sh bpf
 
+test-e2e: all ## end-to-end: real TCP through sluiced in a lab of namespaces (root)
+	$(Q)sh tests/run.sh e2e
+
+demo: deps ## build, make a lab, balance real traffic through the CLI, show the result (root)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh tests/e2e/demo.sh
+
 asan: ## build with ASan and UBSan, run the unit and BPF suites under them
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output/asan SANITIZE=1 all
 	$(Q)OUTPUT=.output/asan sh tests/run.sh unit bpf
@@ -72,6 +102,6 @@ clean: ## remove every build product
 
 help: ## list the targets
 	@echo "sluice make targets (V=1 shows full commands, SANITIZE=1 adds ASan/UBSan):"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^[^:]*:([a-z-]+):.*## /\1: ## /; s/^([a-z-]+):.*## /  \1\t/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^[^:]*:([a-z0-9-]+):.*## /\1: ## /; s/^([a-z0-9-]+):.*## /  \1\t/' | expand -t 14
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)

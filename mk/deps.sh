@@ -5,8 +5,8 @@
 # called at all when nothing is missing.
 set -eu
 
-PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
-linux-libc-dev iproute2 pkg-config"
+PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libjansson-dev \
+linux-libc-dev iproute2 pkg-config ethtool curl"
 
 missing=""
 for p in $PKGS; do

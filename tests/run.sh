@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Runs the test suites: `tests/run.sh [unit|bpf]...` (default: all).
+# Runs the test suites: `tests/run.sh [unit|bpf|e2e]...` (default: all).
 # Each suite prints its own results; the last line adds up every test:
 # "tests: N passed, N failed". Exit status is non-zero if anything failed.
 set -u
@@ -56,11 +56,23 @@ run_bpf() {
 	run bpf sh tests/bpf/netns.sh "sl-bpf-$$" "$OUTPUT/bin/test_bpf"
 }
 
+run_e2e() {
+	echo "== e2e: real traffic through sluiced in a lab of namespaces"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "e2e: needs root (namespaces, XDP): run 'sudo make test'"
+		failed=$((failed + 1))
+		bad="$bad e2e"
+		return
+	fi
+	run e2e sh tests/e2e/run.sh
+}
+
 for s in $suites; do
 	case "$s" in
 	unit) run_unit ;;
 	bpf) run_bpf ;;
-	*) echo "tests/run.sh: unknown suite '$s' (known: unit bpf)" >&2; exit 2 ;;
+	e2e) run_e2e ;;
+	*) echo "tests/run.sh: unknown suite '$s' (known: unit bpf e2e)" >&2; exit 2 ;;
 	esac
 done
 

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* sluiced's state: VIPs, backends and interfaces by name, and the commands that change them. */
+#ifndef SLUICED_AGENT_H
+#define SLUICED_AGENT_H
+
+#include <net/if.h>
+#include <jansson.h>
+
+#include "sluice/abi.h"
+#include "../lib/addr.h"
+
+#define SL_NAME_MAX 32
+#define SL_MAX_IFACES 16
+
+struct sl_be {
+	struct sl_endpoint ep; /* port 0: the VIP's port */
+	__u32 weight;	       /* 0..65535; 0 = no new flows */
+	__u32 slot;	       /* index in sl_backends */
+	int draining;
+	double drain_deadline; /* unix time */
+};
+
+struct sl_vip_cfg {
+	char name[SL_NAME_MAX];
+	struct sl_endpoint ep; /* address and port */
+	__u8 proto, strategy, fwd, per_prefix;
+	__u32 conn_rate, conn_burst, pkt_rate, pkt_burst;
+	__u32 id; /* index in per-VIP maps */
+	struct sl_be be[SL_GROUP_MAX];
+	__u32 n_be;
+};
+
+struct sl_iface {
+	char name[IF_NAMESIZE];
+	int generic;
+};
+
+struct sl_dp;
+struct sl_journal;
+
+struct sl_state {
+	struct sl_vip_cfg *vips[SL_MAX_VIPS];
+	__u32 n_vips;
+	struct sl_iface ifaces[SL_MAX_IFACES];
+	__u32 n_ifaces;
+	__u8 vip_used[SL_MAX_VIPS];
+	__u8 slot_used[SL_MAX_BACKENDS];
+	struct sl_dp *dp;	    /* NULL: a model only (replay, validation) */
+	struct sl_journal *journal; /* NULL: changes are not recorded */
+	int check_ifaces;	    /* refuse interfaces that do not exist */
+};
+
+/* The outcome of a refused request: a one-line reason and sluicectl's exit status. */
+struct sl_err {
+	int exit; /* 1 refused, 2 malformed */
+	char msg[512];
+};
+
+void sl_state_init(struct sl_state *st);
+void sl_state_free(struct sl_state *st);
+
+/*
+ * Run one request {"cmd":..., "args":{...}}. Returns 0 and sets *result (a new
+ * reference) or returns -1 with @e filled; nothing is changed on failure.
+ * @now: unix time of the request (the journal's for a replayed one).
+ */
+int sl_state_exec(struct sl_state *st, json_t *req, double now, json_t **result, struct sl_err *e);
+
+/* Write the whole model into the maps and attach its interfaces (after replay). */
+int sl_state_reconcile(struct sl_state *st);
+
+/* Once a second: finish drains whose flows are gone or whose time is up. */
+void sl_state_tick(struct sl_state *st, double now);
+
+/* The configuration as JSON (the format of --config, apply and show config). */
+json_t *sl_state_config(const struct sl_state *st);
+
+/* ---- journal ---- */
+
+/* Open (creating) STATE_DIR/journal. Returns NULL with errno set. */
+struct sl_journal *sl_journal_open(const char *state_dir);
+void sl_journal_close(struct sl_journal *j);
+/* Replay every record through @st (model only). Returns records replayed or -errno. */
+int sl_journal_replay(struct sl_journal *j, struct sl_state *st);
+/* Append a change; returns 0 or -errno. */
+int sl_journal_append(struct sl_journal *j, json_t *change, double now);
+/* Records in the journal so far. */
+long sl_journal_offset(const struct sl_journal *j);
+
+/* RFC 3339 UTC timestamp with nanoseconds. */
+void sl_rfc3339(double t, char *buf, size_t len);
+double sl_now(void);
+
+#endif

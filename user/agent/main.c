@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced: owns the kernel maps, serves the control socket, journals every
+ * change, sweeps idle flows and finishes drains. One thread, one epoll loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "agent.h"
+#include "dp.h"
+#include "../lib/log.h"
+
+#define MAX_CLIENTS 64
+#define MAX_LINE (16 << 20) /* a request line; an apply of a big config fits */
+
+struct opts {
+	const char *config;
+	const char *state_dir;
+	const char *bpffs;
+	const char *socket;
+	const char *admin;
+	int verbose;
+	int detach_on_exit;
+};
+
+struct client {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+static struct client clients[MAX_CLIENTS];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluiced [--config FILE] [--state-dir DIR] [--bpffs DIR] [--socket PATH]\n"
+		"               [--admin ADDR:PORT] [--detach-on-exit] [-v]\n"
+		"  --config FILE     configuration to start from when the state dir has no journal\n"
+		"  --state-dir DIR   journal of changes (default /var/lib/sluice)\n"
+		"  --bpffs DIR       where maps and links are pinned (default /sys/fs/bpf/sluice)\n"
+		"  --socket PATH     control socket (default /run/sluice/sluiced.sock)\n"
+		"  --admin ADDR:PORT admin endpoint address (default 127.0.0.1:9100)\n"
+		"  --detach-on-exit  detach XDP on SIGTERM/SIGINT (default: keep forwarding)\n"
+		"  -v                debug logging\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "admin", required_argument, NULL, 'a' },
+		{ "detach-on-exit", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sl_endpoint ep;
+	char err[160];
+	int c;
+
+	o->state_dir = "/var/lib/sluice";
+	o->bpffs = "/sys/fs/bpf/sluice";
+	o->socket = "/run/sluice/sluiced.sock";
+	o->admin = "127.0.0.1:9100";
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'b': o->bpffs = optarg; break;
+		case 'S': o->socket = optarg; break;
+		case 'a': o->admin = optarg; break;
+		case 'd': o->detach_on_exit = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluiced: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (sl_endpoint_parse(o->admin, &ep, 1, err, sizeof(err))) {
+		fprintf(stderr, "sluiced: --admin %s: %s\n", o->admin, err);
+		return -1;
+	}
+	if (strlen(o->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fprintf(stderr, "sluiced: --socket %s: path too long for a unix socket\n", o->socket);
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Listen on the control socket; refuse if another sluiced answers there. */
+static int listen_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, probe;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(probe);
+		pr_err("socket %s: another sluiced is running there", path);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	if (mkdir_parent(path)) {
+		pr_err("socket %s: cannot create its directory: %s", path, strerror(errno));
+		return -errno;
+	}
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
+		int err = -errno;
+
+		pr_err("socket %s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void client_close(struct client *c, int ep)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			/* a slow reader: wait for room, briefly */
+			fd_set ws;
+			struct timeval tv = { .tv_sec = 5 };
+
+			FD_ZERO(&ws);
+			FD_SET(fd, &ws);
+			if (select(fd + 1, NULL, &ws, NULL, &tv) <= 0)
+				return -1;
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int reply(int fd, json_t *msg)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+	int err;
+
+	if (!s)
+		return -1;
+	err = write_all(fd, s, strlen(s));
+	if (!err)
+		err = write_all(fd, "\n", 1);
+	free(s);
+	return err;
+}
+
+static void handle_line(struct sl_state *st, int fd, const char *line)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, 0, &jerr), *res = NULL, *msg;
+	struct sl_err e = { 0 };
+
+	if (!req) {
+		msg = json_pack("{s:b, s:s+, s:i}", "ok", 0, "error", "request is not JSON: ",
+				jerr.text, "exit", 2);
+	} else if (sl_state_exec(st, req, sl_now(), &res, &e)) {
+		const char *cmd = json_string_value(json_object_get(req, "cmd"));
+
+		pr_info("refused %s: %s", cmd ? cmd : "request", e.msg);
+		msg = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", e.msg, "exit", e.exit);
+	} else {
+		msg = json_pack("{s:b, s:o}", "ok", 1, "result", res);
+	}
+	json_decref(req);
+	if (reply(fd, msg))
+		pr_debug("a client went away before its reply");
+	json_decref(msg);
+}
+
+/* Read what a client sent; run each complete line. Returns -1 to close it. */
+static int client_read(struct sl_state *st, struct client *c)
+{
+	for (;;) {
+		ssize_t n;
+		char *nl;
+
+		if (c->cap - c->len < 4096) {
+			size_t cap = c->cap ? c->cap * 2 : 8192;
+			char *nb;
+
+			if (cap > MAX_LINE + 8192)
+				return -1; /* no newline in 16 MiB: not a client of ours */
+			nb = realloc(c->buf, cap);
+			if (!nb)
+				return -1;
+			c->buf = nb;
+			c->cap = cap;
+		}
+		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -1;
+		if (n == 0)
+			return -1;
+		c->len += (size_t)n;
+		c->buf[c->len] = 0;
+		while ((nl = memchr(c->buf, '\n', c->len))) {
+			*nl = 0;
+			if (nl != c->buf)
+				handle_line(st, c->fd, c->buf);
+			c->len -= (size_t)(nl + 1 - c->buf);
+			memmove(c->buf, nl + 1, c->len);
+			c->buf[c->len] = 0;
+		}
+	}
+}
+
+/* Start from --config when there is no journal: run it as one 'apply'. */
+static int apply_config_file(struct sl_state *st, const char *file)
+{
+	json_error_t jerr;
+	json_t *cfg = json_load_file(file, 0, &jerr), *req, *res = NULL;
+	struct sl_err e;
+	int err;
+
+	if (!cfg) {
+		pr_err("config %s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	req = json_pack("{s:s, s:{s:o}}", "cmd", "apply", "args", "config", cfg);
+	err = sl_state_exec(st, req, sl_now(), &res, &e);
+	if (err)
+		pr_err("config %s: %s", file, e.msg);
+	json_decref(res);
+	json_decref(req);
+	return err;
+}
+
+static int run(struct opts *o)
+{
+	struct epoll_event ev, evs[16];
+	struct sl_state st;
+	sigset_t mask;
+	int ep = -1, lfd = -1, sfd = -1, tfd = -1, i, rc = 1, replayed, stop = 0;
+	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+
+	sl_state_init(&st);
+	st.check_ifaces = 1;
+	for (i = 0; i < MAX_CLIENTS; i++)
+		clients[i].fd = -1;
+
+	st.journal = sl_journal_open(o->state_dir);
+	if (!st.journal)
+		goto out;
+	replayed = sl_journal_replay(st.journal, &st);
+	if (replayed < 0) {
+		pr_err("journal: cannot read it: %s", strerror(-replayed));
+		goto out;
+	}
+	st.dp = sl_dp_open(o->bpffs);
+	if (!st.dp)
+		goto out;
+	if (replayed || sl_dp_adopted(st.dp))
+		pr_info("state: %d changes replayed from %s/journal; %u VIPs, %u interfaces",
+			replayed, o->state_dir, st.n_vips, st.n_ifaces);
+	if (sl_state_reconcile(&st))
+		pr_warn("reconcile: some of the state could not be written (see above)");
+	if (o->config) {
+		if (sl_journal_offset(st.journal) > 0)
+			pr_info("config %s: not loaded: the journal already holds the state (use "
+				"'sluicectl apply %s' to load it)",
+				o->config, o->config);
+		else if (apply_config_file(&st, o->config))
+			goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	lfd = listen_socket(o->socket);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || lfd < 0 || ep < 0)
+		goto out;
+	timerfd_settime(tfd, 0, &tick, NULL);
+	ev.events = EPOLLIN;
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.fd = lfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	pr_info("ready: control socket %s, state %s, maps %s", o->socket, o->state_dir, o->bpffs);
+
+	while (!stop) {
+		int n = epoll_wait(ep, evs, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd, k;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP) {
+					pr_info("signal %d: stopping", (int)si.ssi_signo);
+					stop = 1;
+				}
+			} else if (fd == tfd) {
+				__u64 ticks;
+
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				if (sl_dp_sweep(st.dp))
+					pr_warn("sweeper: test_run failed: %s", strerror(errno));
+				sl_state_tick(&st, sl_now());
+			} else if (fd == lfd) {
+				int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+				if (cfd < 0)
+					continue;
+				for (k = 0; k < MAX_CLIENTS && clients[k].fd >= 0; k++)
+					;
+				if (k == MAX_CLIENTS) {
+					pr_warn("control socket: %d clients already; refusing one",
+						MAX_CLIENTS);
+					close(cfd);
+					continue;
+				}
+				clients[k].fd = cfd;
+				ev.events = EPOLLIN;
+				ev.data.fd = cfd;
+				epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
+			} else {
+				for (k = 0; k < MAX_CLIENTS && clients[k].fd != fd; k++)
+					;
+				if (k < MAX_CLIENTS && client_read(&st, &clients[k]))
+					client_close(&clients[k], ep);
+			}
+		}
+	}
+	rc = 0;
+out:
+	for (i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			client_close(&clients[i], ep);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(o->socket);
+	}
+	if (o->detach_on_exit && st.dp)
+		for (i = 0; i < (int)st.n_ifaces; i++)
+			sl_dp_detach(st.dp, st.ifaces[i].name);
+	if (st.dp && !o->detach_on_exit && st.n_ifaces)
+		pr_info("XDP stays attached to %u interface(s); maps stay pinned under %s",
+			st.n_ifaces, o->bpffs);
+	if (ep >= 0)
+		close(ep);
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	sl_dp_close(st.dp);
+	sl_journal_close(st.journal);
+	sl_state_free(&st);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+
+	if (parse_opts(argc, argv, &o))
+		return 2;
+	sl_log_init("sluiced", o.verbose ? SL_LOG_DEBUG : SL_LOG_INFO);
+	return run(&o);
+}

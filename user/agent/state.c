@@ -1,0 +1,1428 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The model and its commands. Every command validates its arguments and the
+ * state it would produce before touching anything; then it changes the model,
+ * publishes the change to the maps in an order that never shows a packet half
+ * of it, and records it in the journal. With st->dp == NULL the same code is a
+ * pure model: that is how the journal is replayed and how a configuration is
+ * validated whole before it is applied.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <netinet/in.h>
+
+#include "agent.h"
+#include "dp.h"
+#include "../lib/group.h"
+#include "../lib/log.h"
+#include "../lib/maglev.h"
+
+#define DEFAULT_DRAIN_TIMEOUT 300
+
+static int refuse(struct sl_err *e, int exit_code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(struct sl_err *e, int exit_code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	e->exit = exit_code;
+	return -1;
+}
+
+void sl_state_init(struct sl_state *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+void sl_state_free(struct sl_state *st)
+{
+	__u32 i;
+
+	for (i = 0; i < st->n_vips; i++)
+		free(st->vips[i]);
+	st->n_vips = 0;
+}
+
+/* ---- lookups ---- */
+
+static struct sl_vip_cfg *vip_find(const struct sl_state *st, const char *name)
+{
+	__u32 i;
+
+	for (i = 0; i < st->n_vips; i++)
+		if (!strcmp(st->vips[i]->name, name))
+			return st->vips[i];
+	return NULL;
+}
+
+static int addr_same(const struct sl_endpoint *a, const struct sl_endpoint *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+static int ep_same(const struct sl_endpoint *a, const struct sl_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+static struct sl_vip_cfg *vip_by_endpoint(const struct sl_state *st, const struct sl_endpoint *ep,
+					  __u8 proto)
+{
+	__u32 i;
+
+	for (i = 0; i < st->n_vips; i++)
+		if (st->vips[i]->proto == proto && ep_same(&st->vips[i]->ep, ep))
+			return st->vips[i];
+	return NULL;
+}
+
+static struct sl_be *be_find(struct sl_vip_cfg *v, const struct sl_endpoint *ep)
+{
+	__u32 i;
+
+	for (i = 0; i < v->n_be; i++)
+		if (ep_same(&v->be[i].ep, ep))
+			return &v->be[i];
+	return NULL;
+}
+
+static const char *ep_text(const struct sl_endpoint *ep)
+{
+	static char bufs[4][80];
+	static int next;
+	char *b = bufs[next++ & 3];
+
+	return sl_endpoint_str(ep, b, sizeof(bufs[0]));
+}
+
+/* ---- publishing to the maps ---- */
+
+static void vip_key(const struct sl_vip_cfg *v, struct sl_vip_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, v->ep.addr, sizeof(k->addr));
+	k->port = htons(v->ep.port);
+	k->proto = v->proto;
+	k->family = v->ep.family;
+}
+
+static void vip_value(const struct sl_vip_cfg *v, struct sl_vip *val)
+{
+	memset(val, 0, sizeof(*val));
+	val->id = v->id;
+	val->strategy = v->strategy;
+	val->fwd = v->fwd;
+	val->flags = v->per_prefix ? SL_VIP_RL_PREFIX : 0;
+	val->conn_rate = v->conn_rate;
+	val->conn_burst = v->conn_burst;
+	val->pkt_rate = v->pkt_rate;
+	val->pkt_burst = v->pkt_burst;
+}
+
+/* Write a backend's slot. Keeps the generation when the slot already holds
+ * this very backend (a restart), else bumps it so old flows move. */
+static int be_write(struct sl_state *st, const struct sl_vip_cfg *v, const struct sl_be *b)
+{
+	struct sl_backend cur = { 0 }, val = { 0 };
+
+	sl_dp_backend_get(st->dp, b->slot, &cur);
+	memcpy(val.addr, b->ep.addr, sizeof(val.addr));
+	val.port = htons(b->ep.port);
+	val.family = b->ep.family;
+	val.flags = b->draining ? SL_BE_DRAIN : 0;
+	val.weight = b->weight;
+	val.vip_id = v->id;
+	val.gen = cur.gen;
+	if (cur.flags & SL_BE_REMOVED || cur.vip_id != val.vip_id || cur.port != val.port ||
+	    cur.family != val.family || memcmp(cur.addr, val.addr, sizeof(val.addr)) || !cur.gen)
+		val.gen = cur.gen + 1;
+	return sl_dp_backend_put(st->dp, b->slot, &val);
+}
+
+static int be_mark_removed(struct sl_state *st, __u32 slot)
+{
+	struct sl_backend cur = { 0 };
+
+	sl_dp_backend_get(st->dp, slot, &cur);
+	cur.flags |= SL_BE_REMOVED;
+	cur.weight = 0;
+	return sl_dp_backend_put(st->dp, slot, &cur);
+}
+
+/* Group (and Maglev table) of the backends that may take new flows, then the VIP. */
+static int vip_publish(struct sl_state *st, const struct sl_vip_cfg *v)
+{
+	struct sl_group_member m[SL_GROUP_MAX];
+	struct sl_mg_backend mb[SL_GROUP_MAX];
+	struct sl_group *g = NULL;
+	struct sl_vip_key k;
+	struct sl_vip val;
+	__u32 *table = NULL, n = 0, i;
+	int err;
+
+	if (!st->dp)
+		return 0;
+	for (i = 0; i < v->n_be; i++) {
+		const struct sl_be *b = &v->be[i];
+
+		if (b->draining || !b->weight)
+			continue;
+		m[n].id = b->slot;
+		m[n].weight = b->weight;
+		memset(&mb[n], 0, sizeof(mb[n]));
+		memcpy(mb[n].addr, b->ep.addr, sizeof(mb[n].addr));
+		mb[n].port = htons(b->ep.port);
+		mb[n].family = b->ep.family;
+		mb[n].weight = b->weight;
+		mb[n].id = b->slot;
+		n++;
+	}
+	g = calloc(1, sizeof(*g));
+	err = g ? sl_group_build(g, m, n) : -ENOMEM;
+	if (!err)
+		err = sl_dp_group_put(st->dp, v->id, g);
+	if (!err && v->strategy == SL_STRAT_MAGLEV) {
+		table = calloc(SL_MAGLEV_SIZE, sizeof(*table));
+		err = table ? sl_maglev_build(table, SL_MAGLEV_SIZE, mb, n) : -ENOMEM;
+		if (!err)
+			err = sl_dp_maglev_put(st->dp, v->id, table);
+	}
+	vip_key(v, &k);
+	vip_value(v, &val);
+	if (!err)
+		err = sl_dp_vip_put(st->dp, &k, &val);
+	if (!err && v->strategy != SL_STRAT_MAGLEV)
+		sl_dp_maglev_del(st->dp, v->id);
+	free(g);
+	free(table);
+	if (err)
+		pr_err("vip %s: writing the maps failed: %s", v->name, strerror(-err));
+	return err;
+}
+
+/* VIP-address reference counts (fragments) and NAT VIP count. */
+static void stale_addr(const struct sl_addr_key *k, void *ctx)
+{
+	struct sl_state *st = ctx;
+	__u32 i;
+
+	for (i = 0; i < st->n_vips; i++)
+		if (st->vips[i]->ep.family == k->family &&
+		    !memcmp(st->vips[i]->ep.addr, k->addr, sizeof(k->addr)))
+			return;
+	sl_dp_addr_del(st->dp, k);
+}
+
+static void globals_publish(struct sl_state *st)
+{
+	struct sl_cfg cfg = { 0 };
+	__u32 i, j;
+
+	if (!st->dp)
+		return;
+	for (i = 0; i < st->n_vips; i++) {
+		struct sl_addr_key k = { .family = st->vips[i]->ep.family };
+		__u32 count = 0;
+
+		memcpy(k.addr, st->vips[i]->ep.addr, sizeof(k.addr));
+		for (j = 0; j < st->n_vips; j++)
+			count += addr_same(&st->vips[j]->ep, &st->vips[i]->ep);
+		sl_dp_addr_put(st->dp, &k, count);
+		if (st->vips[i]->fwd == SL_FWD_NAT)
+			cfg.nat_vips++;
+	}
+	sl_dp_addr_each(st->dp, stale_addr, st);
+	sl_dp_cfg_put(st->dp, &cfg);
+}
+
+/* ---- model operations (validate, change, publish) ---- */
+
+static int name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 1 || n >= SL_NAME_MAX || !isalnum((unsigned char)s[0]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return 0;
+	return 1;
+}
+
+static int alloc_index(__u8 *used, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!used[i])
+			return i;
+	return -1;
+}
+
+static int vip_add(struct sl_state *st, const struct sl_vip_cfg *spec, struct sl_err *e)
+{
+	struct sl_vip_cfg *v, *other;
+	int id;
+
+	if (!name_ok(spec->name))
+		return refuse(e, 2, "vip name '%s': use 1-31 letters, digits, '_', '.' or '-'",
+			      spec->name);
+	if (vip_find(st, spec->name))
+		return refuse(e, 1, "vip %s: already exists (use 'vip set' to change it, or 'vip del')",
+			      spec->name);
+	other = vip_by_endpoint(st, &spec->ep, spec->proto);
+	if (other)
+		return refuse(e, 1, "vip %s: %s/%s is already used by vip %s", spec->name,
+			      ep_text(&spec->ep), sl_proto_name(spec->proto), other->name);
+	id = alloc_index(st->vip_used, SL_MAX_VIPS);
+	if (id < 0)
+		return refuse(e, 1, "vip %s: all %d VIP slots are in use", spec->name, SL_MAX_VIPS);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return refuse(e, 1, "vip %s: out of memory", spec->name);
+	*v = *spec;
+	v->n_be = 0;
+	v->id = (__u32)id;
+	if (st->dp && vip_publish(st, v)) {
+		free(v);
+		return refuse(e, 1, "vip %s: the kernel refused the change (see sluiced's log)",
+			      spec->name);
+	}
+	st->vip_used[id] = 1;
+	st->vips[st->n_vips++] = v;
+	globals_publish(st);
+	return 0;
+}
+
+static void vip_remove(struct sl_state *st, struct sl_vip_cfg *v)
+{
+	struct sl_vip_key k;
+	__u32 i;
+
+	if (st->dp) {
+		/* The VIP disappears first; then what it pointed at. */
+		vip_key(v, &k);
+		sl_dp_vip_del(st->dp, &k);
+		sl_dp_group_del(st->dp, v->id);
+		sl_dp_maglev_del(st->dp, v->id);
+		for (i = 0; i < v->n_be; i++)
+			be_mark_removed(st, v->be[i].slot);
+	}
+	for (i = 0; i < v->n_be; i++)
+		st->slot_used[v->be[i].slot] = 0;
+	st->vip_used[v->id] = 0;
+	for (i = 0; i < st->n_vips; i++)
+		if (st->vips[i] == v) {
+			memmove(&st->vips[i], &st->vips[i + 1],
+				(st->n_vips - i - 1) * sizeof(st->vips[0]));
+			st->n_vips--;
+			break;
+		}
+	free(v);
+	globals_publish(st);
+}
+
+static int be_add(struct sl_state *st, struct sl_vip_cfg *v, const struct sl_endpoint *ep,
+		  __u32 weight, struct sl_err *e)
+{
+	struct sl_be *b;
+	int slot;
+
+	if (ep->family != v->ep.family)
+		return refuse(e, 1, "vip %s: backend %s is %s but the VIP is %s", v->name, ep_text(ep),
+			      ep->family == SL_AF_INET ? "IPv4" : "IPv6",
+			      v->ep.family == SL_AF_INET ? "IPv4" : "IPv6");
+	if (be_find(v, ep))
+		return refuse(e, 1,
+			      "vip %s: backend %s already exists (use 'backend set' to change its weight)",
+			      v->name, ep_text(ep));
+	if (v->n_be >= SL_GROUP_MAX)
+		return refuse(e, 1, "vip %s: already has the most backends a VIP may have (%d)",
+			      v->name, SL_GROUP_MAX);
+	slot = alloc_index(st->slot_used, SL_MAX_BACKENDS);
+	if (slot < 0)
+		return refuse(e, 1, "vip %s: all %d backend slots are in use", v->name,
+			      SL_MAX_BACKENDS);
+	b = &v->be[v->n_be];
+	memset(b, 0, sizeof(*b));
+	b->ep = *ep;
+	b->weight = weight;
+	b->slot = (__u32)slot;
+	/* The slot first, then the group that names it. */
+	if (st->dp && be_write(st, v, b))
+		goto kernel;
+	v->n_be++;
+	if (st->dp && vip_publish(st, v)) {
+		v->n_be--;
+		vip_publish(st, v);
+		be_mark_removed(st, b->slot);
+		goto kernel;
+	}
+	st->slot_used[slot] = 1;
+	return 0;
+kernel:
+	return refuse(e, 1, "vip %s: the kernel refused the change (see sluiced's log)", v->name);
+}
+
+static void be_remove(struct sl_state *st, struct sl_vip_cfg *v, struct sl_be *b)
+{
+	__u32 slot = b->slot, i = (__u32)(b - v->be);
+
+	memmove(&v->be[i], &v->be[i + 1], (v->n_be - i - 1) * sizeof(v->be[0]));
+	v->n_be--;
+	if (st->dp) {
+		/* Out of the group first (no new flows), then its flows move. */
+		vip_publish(st, v);
+		be_mark_removed(st, slot);
+	}
+	st->slot_used[slot] = 0;
+}
+
+static int be_update(struct sl_state *st, struct sl_vip_cfg *v, struct sl_be *b)
+{
+	if (!st->dp)
+		return 0;
+	if (be_write(st, v, b) || vip_publish(st, v))
+		return -1;
+	return 0;
+}
+
+/* ---- JSON arguments ---- */
+
+struct field {
+	const char *name;
+	int required;
+};
+
+/* Refuse fields not in @fields and missing required ones. @path prefixes messages. */
+static int fields_check(json_t *obj, const struct field *fields, const char *path,
+			struct sl_err *e)
+{
+	const char *key;
+	json_t *val;
+	int i;
+
+	if (!json_is_object(obj))
+		return refuse(e, 2, "%s: must be an object", *path ? path : "args");
+	json_object_foreach(obj, key, val) {
+		for (i = 0; fields[i].name; i++)
+			if (!strcmp(fields[i].name, key))
+				break;
+		if (!fields[i].name)
+			return refuse(e, 2, "%s%s%s: unknown field", path, *path ? "." : "", key);
+	}
+	for (i = 0; fields[i].name; i++)
+		if (fields[i].required && !json_object_get(obj, fields[i].name))
+			return refuse(e, 2, "%s%s%s: missing", path, *path ? "." : "", fields[i].name);
+	(void)val;
+	return 0;
+}
+
+static const char *get_str(json_t *obj, const char *key, const char *def, const char *path,
+			   struct sl_err *e, int *bad)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return def;
+	if (!json_is_string(v)) {
+		refuse(e, 2, "%s%s%s: must be a string", path, *path ? "." : "", key);
+		*bad = 1;
+		return def;
+	}
+	return json_string_value(v);
+}
+
+static __u32 get_uint(json_t *obj, const char *key, __u32 def, long long min, long long max,
+		      const char *path, struct sl_err *e, int *bad)
+{
+	json_t *v = json_object_get(obj, key);
+	long long x;
+
+	if (!v)
+		return def;
+	x = json_is_integer(v) ? json_integer_value(v) : min - 1;
+	if (!json_is_integer(v) || x < min || x > max) {
+		refuse(e, 2, "%s%s%s: must be %lld..%lld", path, *path ? "." : "", key, min, max);
+		*bad = 1;
+		return def;
+	}
+	return (__u32)x;
+}
+
+/* address + port fields into an endpoint; @need_port for VIPs. */
+static int get_endpoint(json_t *obj, int need_port, const char *path, struct sl_endpoint *ep,
+			struct sl_err *e)
+{
+	const char *addr;
+	int bad = 0;
+
+	memset(ep, 0, sizeof(*ep));
+	addr = get_str(obj, "address", NULL, path, e, &bad);
+	if (bad)
+		return -1;
+	if (!addr)
+		return refuse(e, 2, "%s%saddress: missing", path, *path ? "." : "");
+	if (sl_addr_parse(addr, ep->addr, &ep->family))
+		return refuse(e, 2, "%s%saddress: '%s' is not an IPv4 or IPv6 address", path,
+			      *path ? "." : "", addr);
+	ep->port = (__u16)get_uint(obj, "port", 0, need_port ? 1 : 0, 65535, path, e, &bad);
+	if (bad)
+		return -1;
+	if (need_port && !ep->port)
+		return refuse(e, 2, "%s%sport: missing", path, *path ? "." : "");
+	return 0;
+}
+
+static int get_enum(json_t *obj, const char *key, int def, int (*from)(const char *),
+		    const char *names, const char *path, struct sl_err *e)
+{
+	int bad = 0, v;
+	const char *s = get_str(obj, key, NULL, path, e, &bad);
+
+	if (bad)
+		return -1;
+	if (!s)
+		return def;
+	v = from(s);
+	if (v < 0)
+		return refuse(e, 2, "%s%s%s: '%s' is not one of %s", path, *path ? "." : "", key, s,
+			      names);
+	return v;
+}
+
+static int per_from(const char *s)
+{
+	return !strcmp(s, "addr") ? 0 : !strcmp(s, "prefix") ? 1 : -1;
+}
+
+/* A "limit" object into @v. Rates need bursts. */
+static int get_limit(json_t *obj, struct sl_vip_cfg *v, const char *path, struct sl_err *e)
+{
+	static const struct field f[] = { { "per", 0 },	     { "conn_rate", 0 }, { "conn_burst", 0 },
+					  { "pkt_rate", 0 }, { "pkt_burst", 0 }, { NULL, 0 } };
+	int bad = 0, per;
+
+	if (fields_check(obj, f, path, e))
+		return -1;
+	per = get_enum(obj, "per", 0, per_from, "addr|prefix", path, e);
+	if (per < 0)
+		return -1;
+	v->per_prefix = (__u8)per;
+	v->conn_rate = get_uint(obj, "conn_rate", 0, 0, 100000000, path, e, &bad);
+	v->conn_burst = get_uint(obj, "conn_burst", 0, 0, 100000000, path, e, &bad);
+	v->pkt_rate = get_uint(obj, "pkt_rate", 0, 0, 1000000000, path, e, &bad);
+	v->pkt_burst = get_uint(obj, "pkt_burst", 0, 0, 1000000000, path, e, &bad);
+	if (bad)
+		return -1;
+	if (v->conn_rate && !v->conn_burst)
+		return refuse(e, 2, "%s%sconn_burst: must be at least 1 when conn_rate is set", path,
+			      *path ? "." : "");
+	if (v->pkt_rate && !v->pkt_burst)
+		return refuse(e, 2, "%s%spkt_burst: must be at least 1 when pkt_rate is set", path,
+			      *path ? "." : "");
+	return 0;
+}
+
+/* The VIP fields of vip.add and of a config "vips" entry. */
+static int get_vip(json_t *obj, struct sl_vip_cfg *v, const char *path, struct sl_err *e)
+{
+	int bad = 0, x;
+	const char *name;
+
+	memset(v, 0, sizeof(*v));
+	name = get_str(obj, "name", NULL, path, e, &bad);
+	if (bad)
+		return -1;
+	if (!name)
+		return refuse(e, 2, "%s%sname: missing", path, *path ? "." : "");
+	if (strlen(name) >= SL_NAME_MAX || !name_ok(name))
+		return refuse(e, 2, "%s%sname: '%s': use 1-31 letters, digits, '_', '.' or '-'", path,
+			      *path ? "." : "", name);
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	if (get_endpoint(obj, 1, path, &v->ep, e))
+		return -1;
+	x = get_enum(obj, "protocol", IPPROTO_TCP, sl_proto_from, "tcp|udp", path, e);
+	if (x < 0)
+		return -1;
+	v->proto = (__u8)x;
+	x = get_enum(obj, "strategy", SL_STRAT_WRR, sl_strategy_from, SL_STRATEGY_NAMES, path, e);
+	if (x < 0)
+		return -1;
+	v->strategy = (__u8)x;
+	x = get_enum(obj, "forward", SL_FWD_NAT, sl_fwd_from, SL_FWD_NAMES, path, e);
+	if (x < 0)
+		return -1;
+	v->fwd = (__u8)x;
+	return 0;
+}
+
+/* ---- commands ---- */
+
+struct ctx {
+	struct sl_state *st;
+	json_t *args;
+	double now;
+	json_t *result;
+	struct sl_err *e;
+};
+
+static struct sl_vip_cfg *need_vip(struct ctx *c, const char *key)
+{
+	int bad = 0;
+	const char *name = get_str(c->args, key, NULL, "", c->e, &bad);
+	struct sl_vip_cfg *v;
+
+	if (bad)
+		return NULL;
+	if (!name) {
+		refuse(c->e, 2, "%s: missing", key);
+		return NULL;
+	}
+	v = vip_find(c->st, name);
+	if (!v)
+		refuse(c->e, 1, "vip %s: no such VIP (see 'sluicectl vip list')", name);
+	return v;
+}
+
+static struct sl_be *need_backend(struct ctx *c, struct sl_vip_cfg *v)
+{
+	struct sl_endpoint ep;
+	struct sl_be *b;
+
+	if (get_endpoint(c->args, 0, "", &ep, c->e))
+		return NULL;
+	b = be_find(v, &ep);
+	if (!b)
+		refuse(c->e, 1, "vip %s: no backend %s (see 'sluicectl backend list %s')", v->name,
+		       ep_text(&ep), v->name);
+	return b;
+}
+
+static int do_vip_add(struct ctx *c)
+{
+	static const struct field f[] = { { "name", 1 },     { "address", 1 },	{ "port", 1 },
+					  { "protocol", 0 }, { "strategy", 0 }, { "forward", 0 },
+					  { NULL, 0 } };
+	struct sl_vip_cfg spec;
+
+	if (fields_check(c->args, f, "", c->e) || get_vip(c->args, &spec, "", c->e))
+		return -1;
+	return vip_add(c->st, &spec, c->e);
+}
+
+static int do_vip_set(struct ctx *c)
+{
+	static const struct field f[] = { { "name", 1 }, { "strategy", 0 }, { "forward", 0 },
+					  { NULL, 0 } };
+	struct sl_vip_cfg *v;
+	int s, fw;
+	__u8 old_s, old_f;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "name");
+	if (!v)
+		return -1;
+	s = get_enum(c->args, "strategy", v->strategy, sl_strategy_from, SL_STRATEGY_NAMES, "",
+		     c->e);
+	fw = get_enum(c->args, "forward", v->fwd, sl_fwd_from, SL_FWD_NAMES, "", c->e);
+	if (s < 0 || fw < 0)
+		return -1;
+	old_s = v->strategy;
+	old_f = v->fwd;
+	v->strategy = (__u8)s;
+	v->fwd = (__u8)fw;
+	if (c->st->dp && vip_publish(c->st, v)) {
+		v->strategy = old_s;
+		v->fwd = old_f;
+		vip_publish(c->st, v);
+		return refuse(c->e, 1, "vip %s: the kernel refused the change (see sluiced's log)",
+			      v->name);
+	}
+	globals_publish(c->st);
+	return 0;
+}
+
+static int do_vip_del(struct ctx *c)
+{
+	static const struct field f[] = { { "name", 1 }, { NULL, 0 } };
+	struct sl_vip_cfg *v;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "name");
+	if (!v)
+		return -1;
+	vip_remove(c->st, v);
+	return 0;
+}
+
+static json_t *vip_json(const struct sl_vip_cfg *v, int with_backends)
+{
+	char a[64];
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "name", v->name, "address",
+			      sl_addr_str(v->ep.addr, v->ep.family, a, sizeof(a)), "port", v->ep.port,
+			      "protocol", sl_proto_name(v->proto), "strategy",
+			      sl_strategy_name(v->strategy), "forward", sl_fwd_name(v->fwd));
+	__u32 i;
+
+	json_object_set_new(o, "limit",
+			    json_pack("{s:s, s:I, s:I, s:I, s:I}", "per",
+				      v->per_prefix ? "prefix" : "addr", "conn_rate",
+				      (json_int_t)v->conn_rate, "conn_burst",
+				      (json_int_t)v->conn_burst, "pkt_rate", (json_int_t)v->pkt_rate,
+				      "pkt_burst", (json_int_t)v->pkt_burst));
+	if (!with_backends) {
+		json_object_set_new(o, "backends", json_integer(v->n_be));
+		return o;
+	}
+	{
+		json_t *arr = json_array();
+
+		for (i = 0; i < v->n_be; i++)
+			json_array_append_new(
+				arr, json_pack("{s:s, s:i, s:I}", "address",
+					       sl_addr_str(v->be[i].ep.addr, v->be[i].ep.family, a,
+							   sizeof(a)),
+					       "port", v->be[i].ep.port, "weight",
+					       (json_int_t)v->be[i].weight));
+		json_object_set_new(o, "backends", arr);
+	}
+	return o;
+}
+
+static int do_vip_list(struct ctx *c)
+{
+	static const struct field f[] = { { NULL, 0 } };
+	__u32 i;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	c->result = json_array();
+	for (i = 0; i < c->st->n_vips; i++)
+		json_array_append_new(c->result, vip_json(c->st->vips[i], 0));
+	return 0;
+}
+
+static int do_backend_add(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 },	   { "address", 1 }, { "port", 0 },
+					  { "weight", 0 }, { NULL, 0 } };
+	struct sl_endpoint ep;
+	struct sl_vip_cfg *v;
+	int bad = 0;
+	__u32 w;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "vip");
+	if (!v || get_endpoint(c->args, 0, "", &ep, c->e))
+		return -1;
+	w = get_uint(c->args, "weight", 1, 0, 65535, "", c->e, &bad);
+	if (bad)
+		return -1;
+	return be_add(c->st, v, &ep, w, c->e);
+}
+
+static int do_backend_set(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 },	   { "address", 1 }, { "port", 0 },
+					  { "weight", 1 }, { NULL, 0 } };
+	struct sl_vip_cfg *v;
+	struct sl_be *b;
+	int bad = 0;
+	__u32 w, old;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "vip");
+	b = v ? need_backend(c, v) : NULL;
+	if (!b)
+		return -1;
+	w = get_uint(c->args, "weight", 1, 0, 65535, "", c->e, &bad);
+	if (bad)
+		return -1;
+	old = b->weight;
+	b->weight = w;
+	if (be_update(c->st, v, b)) {
+		b->weight = old;
+		be_update(c->st, v, b);
+		return refuse(c->e, 1, "vip %s: the kernel refused the change (see sluiced's log)",
+			      v->name);
+	}
+	return 0;
+}
+
+static int do_backend_drain(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 },	    { "address", 1 }, { "port", 0 },
+					  { "timeout", 0 }, { NULL, 0 } };
+	struct sl_vip_cfg *v;
+	struct sl_be *b;
+	int bad = 0;
+	__u32 t;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "vip");
+	b = v ? need_backend(c, v) : NULL;
+	if (!b)
+		return -1;
+	t = get_uint(c->args, "timeout", DEFAULT_DRAIN_TIMEOUT, 0, 86400 * 7, "", c->e, &bad);
+	if (bad)
+		return -1;
+	if (b->draining)
+		return refuse(c->e, 1, "vip %s: backend %s is already draining", v->name,
+			      ep_text(&b->ep));
+	b->draining = 1;
+	b->drain_deadline = c->now + t;
+	if (be_update(c->st, v, b)) {
+		b->draining = 0;
+		be_update(c->st, v, b);
+		return refuse(c->e, 1, "vip %s: the kernel refused the change (see sluiced's log)",
+			      v->name);
+	}
+	c->result = json_pack("{s:I}", "active",
+			      (json_int_t)(c->st->dp ? sl_dp_active(c->st->dp, b->slot) : 0));
+	return 0;
+}
+
+static int do_backend_del(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 }, { "address", 1 }, { "port", 0 },
+					  { NULL, 0 } };
+	struct sl_vip_cfg *v;
+	struct sl_be *b;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "vip");
+	b = v ? need_backend(c, v) : NULL;
+	if (!b)
+		return -1;
+	be_remove(c->st, v, b);
+	return 0;
+}
+
+static json_t *backend_json(struct sl_state *st, const struct sl_vip_cfg *v, const struct sl_be *b,
+			    double now)
+{
+	struct sl_be_stats bs = { 0 };
+	char a[64];
+	json_t *o;
+
+	if (st->dp)
+		sl_dp_be_stats(st->dp, b->slot, &bs);
+	o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:I, s:I, s:I}", "vip", v->name, "address",
+		      sl_addr_str(b->ep.addr, b->ep.family, a, sizeof(a)), "port", b->ep.port,
+		      "weight", (json_int_t)b->weight, "state",
+		      b->draining ? "draining" : b->weight ? "active" : "idle", "active_flows",
+		      (json_int_t)(st->dp ? sl_dp_active(st->dp, b->slot) : 0), "packets",
+		      (json_int_t)bs.packets, "bytes", (json_int_t)bs.bytes, "new_flows",
+		      (json_int_t)bs.new_flows);
+	if (b->draining)
+		json_object_set_new(o, "drain_left",
+				    json_integer((json_int_t)ceil(fmax(0, b->drain_deadline - now))));
+	return o;
+}
+
+static int do_backend_list(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 0 }, { NULL, 0 } };
+	struct sl_vip_cfg *only = NULL;
+	__u32 i, j;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	if (json_object_get(c->args, "vip")) {
+		only = need_vip(c, "vip");
+		if (!only)
+			return -1;
+	}
+	c->result = json_array();
+	for (i = 0; i < c->st->n_vips; i++) {
+		struct sl_vip_cfg *v = c->st->vips[i];
+
+		if (only && v != only)
+			continue;
+		for (j = 0; j < v->n_be; j++)
+			json_array_append_new(c->result, backend_json(c->st, v, &v->be[j], c->now));
+	}
+	return 0;
+}
+
+static int do_limit_set(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 },	      { "per", 0 },	 { "conn_rate", 0 },
+					  { "conn_burst", 0 }, { "pkt_rate", 0 }, { "pkt_burst", 0 },
+					  { NULL, 0 } };
+	struct sl_vip_cfg *v, tmp;
+	json_t *lim;
+	const char *k;
+	json_t *val;
+	int err;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "vip");
+	if (!v)
+		return -1;
+	/* Unnamed fields keep their values; the result is validated whole. */
+	lim = json_pack("{s:s, s:I, s:I, s:I, s:I}", "per", v->per_prefix ? "prefix" : "addr",
+			"conn_rate", (json_int_t)v->conn_rate, "conn_burst",
+			(json_int_t)v->conn_burst, "pkt_rate", (json_int_t)v->pkt_rate, "pkt_burst",
+			(json_int_t)v->pkt_burst);
+	json_object_foreach(c->args, k, val)
+		if (strcmp(k, "vip"))
+			json_object_set(lim, k, val);
+	tmp = *v;
+	err = get_limit(lim, &tmp, "", c->e);
+	json_decref(lim);
+	if (err)
+		return -1;
+	v->per_prefix = tmp.per_prefix;
+	v->conn_rate = tmp.conn_rate;
+	v->conn_burst = tmp.conn_burst;
+	v->pkt_rate = tmp.pkt_rate;
+	v->pkt_burst = tmp.pkt_burst;
+	return vip_publish(c->st, v) ? refuse(c->e, 1, "vip %s: the kernel refused the change",
+					      v->name)
+				     : 0;
+}
+
+static int do_limit_clear(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 }, { NULL, 0 } };
+	struct sl_vip_cfg *v;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	v = need_vip(c, "vip");
+	if (!v)
+		return -1;
+	v->per_prefix = 0;
+	v->conn_rate = v->conn_burst = v->pkt_rate = v->pkt_burst = 0;
+	return vip_publish(c->st, v) ? refuse(c->e, 1, "vip %s: the kernel refused the change",
+					      v->name)
+				     : 0;
+}
+
+static int iface_index(struct sl_state *st, const char *name)
+{
+	__u32 i;
+
+	for (i = 0; i < st->n_ifaces; i++)
+		if (!strcmp(st->ifaces[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int iface_attach(struct sl_state *st, const char *name, int generic, const char *path,
+			struct sl_err *e)
+{
+	if (!*name || strlen(name) >= IF_NAMESIZE)
+		return refuse(e, 2, "%s%s'%s' is not an interface name", path, *path ? ": " : "",
+			      name);
+	if (iface_index(st, name) >= 0)
+		return refuse(e, 1, "interface %s: already attached (%s); 'sluicectl detach %s' first",
+			      name, st->ifaces[iface_index(st, name)].generic ? "generic" : "native",
+			      name);
+	if (st->check_ifaces && !if_nametoindex(name))
+		return refuse(e, 1, "%s%sinterface %s: does not exist (see 'ip link')", path,
+			      *path ? ": " : "", name);
+	if (st->n_ifaces >= SL_MAX_IFACES)
+		return refuse(e, 1, "interface %s: sluiced attaches to at most %d interfaces", name,
+			      SL_MAX_IFACES);
+	if (st->dp && sl_dp_attach(st->dp, name, generic, e->msg, sizeof(e->msg))) {
+		e->exit = 1;
+		return -1;
+	}
+	snprintf(st->ifaces[st->n_ifaces].name, IF_NAMESIZE, "%s", name);
+	st->ifaces[st->n_ifaces++].generic = generic;
+	if (st->dp)
+		pr_info("interface %s: attached (%s)", name, generic ? "generic" : "native");
+	return 0;
+}
+
+static void iface_detach(struct sl_state *st, int i)
+{
+	if (st->dp) {
+		sl_dp_detach(st->dp, st->ifaces[i].name);
+		pr_info("interface %s: detached", st->ifaces[i].name);
+	}
+	memmove(&st->ifaces[i], &st->ifaces[i + 1], (st->n_ifaces - i - 1) * sizeof(st->ifaces[0]));
+	st->n_ifaces--;
+}
+
+static int mode_from(const char *s)
+{
+	return !strcmp(s, "native") ? 0 : !strcmp(s, "generic") ? 1 : -1;
+}
+
+static int do_attach(struct ctx *c)
+{
+	static const struct field f[] = { { "iface", 1 }, { "mode", 0 }, { NULL, 0 } };
+	const char *name;
+	int bad = 0, mode;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	name = get_str(c->args, "iface", "", "", c->e, &bad);
+	mode = get_enum(c->args, "mode", 0, mode_from, "native|generic", "", c->e);
+	if (bad || mode < 0)
+		return -1;
+	return iface_attach(c->st, name, mode, "", c->e);
+}
+
+static int do_detach(struct ctx *c)
+{
+	static const struct field f[] = { { "iface", 1 }, { NULL, 0 } };
+	const char *name;
+	int bad = 0, i;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	name = get_str(c->args, "iface", "", "", c->e, &bad);
+	if (bad)
+		return -1;
+	i = iface_index(c->st, name);
+	if (i < 0)
+		return refuse(c->e, 1, "interface %s: not attached (see 'sluicectl show config')", name);
+	iface_detach(c->st, i);
+	return 0;
+}
+
+static int do_stats(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 0 }, { NULL, 0 } };
+	struct sl_vip_cfg *only = NULL;
+	json_t *vips, *drops, *counters;
+	__u32 i, j;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	if (json_object_get(c->args, "vip")) {
+		only = need_vip(c, "vip");
+		if (!only)
+			return -1;
+	}
+	vips = json_array();
+	for (i = 0; i < c->st->n_vips; i++) {
+		struct sl_vip_cfg *v = c->st->vips[i];
+		struct sl_vip_stats vs = { 0 };
+		json_t *bes = json_array(), *o;
+		__s64 active = 0;
+
+		if (only && v != only)
+			continue;
+		if (c->st->dp)
+			sl_dp_vip_stats(c->st->dp, v->id, &vs);
+		for (j = 0; j < v->n_be; j++) {
+			json_t *b = backend_json(c->st, v, &v->be[j], c->now);
+
+			active += json_integer_value(json_object_get(b, "active_flows"));
+			json_object_del(b, "vip");
+			json_array_append_new(bes, b);
+		}
+		o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", v->name, "packets",
+			      (json_int_t)vs.packets, "bytes", (json_int_t)vs.bytes, "new_flows",
+			      (json_int_t)vs.new_flows, "active_flows", (json_int_t)active, "drops",
+			      (json_int_t)vs.drops, "backends", bes);
+		json_array_append_new(vips, o);
+	}
+	drops = json_object();
+	for (i = 1; i < SL_DROP__MAX; i++)
+		json_object_set_new(drops, sl_drop_name(i),
+				    json_integer(c->st->dp ? (json_int_t)sl_dp_drop(c->st->dp, i) : 0));
+	counters = json_object();
+	for (i = 0; i < SL_C__MAX; i++)
+		json_object_set_new(counters, sl_counter_name(i),
+				    json_integer(c->st->dp ? (json_int_t)sl_dp_counter(c->st->dp, i)
+							   : 0));
+	c->result = json_pack("{s:o, s:o, s:o}", "vips", vips, "drops", drops, "counters", counters);
+	return 0;
+}
+
+json_t *sl_state_config(const struct sl_state *st)
+{
+	json_t *ifs = json_array(), *vips = json_array();
+	__u32 i;
+
+	for (i = 0; i < st->n_ifaces; i++)
+		json_array_append_new(ifs, json_pack("{s:s, s:s}", "name", st->ifaces[i].name, "mode",
+						     st->ifaces[i].generic ? "generic" : "native"));
+	for (i = 0; i < st->n_vips; i++)
+		json_array_append_new(vips, vip_json(st->vips[i], 1));
+	return json_pack("{s:o, s:o}", "interfaces", ifs, "vips", vips);
+}
+
+static int do_config_show(struct ctx *c)
+{
+	static const struct field f[] = { { NULL, 0 } };
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	c->result = sl_state_config(c->st);
+	return 0;
+}
+
+/*
+ * Build a model from a configuration object: every check a live command
+ * makes, with the JSON path of what is wrong.
+ */
+static int config_load(struct sl_state *m, json_t *cfg, struct sl_err *e)
+{
+	static const struct field top[] = { { "interfaces", 0 }, { "vips", 0 }, { NULL, 0 } };
+	static const struct field fi[] = { { "name", 1 }, { "mode", 0 }, { NULL, 0 } };
+	static const struct field fv[] = { { "name", 1 },     { "address", 1 },	 { "port", 1 },
+					   { "protocol", 0 }, { "strategy", 0 }, { "forward", 0 },
+					   { "limit", 0 },    { "backends", 0 }, { NULL, 0 } };
+	static const struct field fb[] = { { "address", 1 }, { "port", 0 }, { "weight", 0 },
+					   { NULL, 0 } };
+	char path[48], bpath[128];
+	json_t *arr, *o, *b;
+	size_t i, j;
+
+	if (!json_is_object(cfg))
+		return refuse(e, 1, "configuration: must be a JSON object");
+	if (fields_check(cfg, top, "", e))
+		goto fail;
+	arr = json_object_get(cfg, "interfaces");
+	if (arr && !json_is_array(arr)) {
+		refuse(e, 2, "interfaces: must be an array");
+		goto fail;
+	}
+	json_array_foreach(arr, i, o) {
+		const char *name;
+		int bad = 0, mode;
+
+		snprintf(path, sizeof(path), "interfaces[%zu]", i);
+		if (fields_check(o, fi, path, e))
+			goto fail;
+		name = get_str(o, "name", "", path, e, &bad);
+		mode = get_enum(o, "mode", 0, mode_from, "native|generic", path, e);
+		if (bad || mode < 0 || iface_attach(m, name, mode, path, e))
+			goto fail;
+	}
+	arr = json_object_get(cfg, "vips");
+	if (arr && !json_is_array(arr)) {
+		refuse(e, 2, "vips: must be an array");
+		goto fail;
+	}
+	json_array_foreach(arr, i, o) {
+		struct sl_vip_cfg spec, *v;
+		json_t *bes;
+
+		snprintf(path, sizeof(path), "vips[%zu]", i);
+		if (fields_check(o, fv, path, e) || get_vip(o, &spec, path, e))
+			goto fail;
+		if (json_object_get(o, "limit") &&
+		    get_limit(json_object_get(o, "limit"), &spec,
+			      (snprintf(bpath, sizeof(bpath), "%s.limit", path), bpath), e))
+			goto fail;
+		if (vip_add(m, &spec, e))
+			goto prefix;
+		v = vip_find(m, spec.name);
+		bes = json_object_get(o, "backends");
+		if (bes && !json_is_array(bes)) {
+			refuse(e, 2, "%s.backends: must be an array", path);
+			goto fail;
+		}
+		json_array_foreach(bes, j, b) {
+			struct sl_endpoint ep;
+			int bad = 0;
+			__u32 w;
+
+			snprintf(bpath, sizeof(bpath), "%s.backends[%zu]", path, j);
+			if (fields_check(b, fb, bpath, e) || get_endpoint(b, 0, bpath, &ep, e))
+				goto fail;
+			w = get_uint(b, "weight", 1, 0, 65535, bpath, e, &bad);
+			if (bad)
+				goto fail;
+			if (be_add(m, v, &ep, w, e)) {
+				snprintf(path, sizeof(path), "%.47s", bpath);
+				goto prefix;
+			}
+		}
+	}
+	return 0;
+prefix: {
+	char msg[sizeof(e->msg)];
+	int n;
+
+	memcpy(msg, e->msg, sizeof(msg));
+	n = snprintf(e->msg, sizeof(e->msg), "%.100s: ", path);
+	snprintf(e->msg + n, sizeof(e->msg) - n, "%.400s", msg);
+	e->exit = 1;
+}
+fail:
+	e->exit = 1; /* the request was well formed; the configuration it carries is not */
+	sl_state_free(m);
+	return -1;
+}
+
+static int vip_same_identity(const struct sl_vip_cfg *a, const struct sl_vip_cfg *b)
+{
+	return a->proto == b->proto && ep_same(&a->ep, &b->ep);
+}
+
+/*
+ * Replace the configuration: validated whole first (into a scratch model),
+ * then changed VIP by VIP, each change atomic for the data plane.
+ */
+static int do_apply(struct ctx *c)
+{
+	static const struct field f[] = { { "config", 1 }, { NULL, 0 } };
+	struct sl_state *st = c->st, m;
+	int changes = 0;
+	__u32 i, j;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	sl_state_init(&m);
+	m.check_ifaces = st->check_ifaces;
+	if (config_load(&m, json_object_get(c->args, "config"), c->e))
+		return -1;
+
+	/* Interfaces. */
+	for (i = st->n_ifaces; i-- > 0;)
+		if (iface_index(&m, st->ifaces[i].name) < 0 ||
+		    m.ifaces[iface_index(&m, st->ifaces[i].name)].generic != st->ifaces[i].generic) {
+			iface_detach(st, (int)i);
+			changes++;
+		}
+	for (i = 0; i < m.n_ifaces; i++)
+		if (iface_index(st, m.ifaces[i].name) < 0) {
+			if (iface_attach(st, m.ifaces[i].name, m.ifaces[i].generic, "", c->e))
+				goto out; /* the kernel said no: the rest is left as it was */
+			changes++;
+		}
+	/* VIPs gone, or whose address changed. */
+	for (i = st->n_vips; i-- > 0;) {
+		struct sl_vip_cfg *old = st->vips[i], *nv = vip_find(&m, old->name);
+
+		if (!nv || !vip_same_identity(old, nv)) {
+			vip_remove(st, old);
+			changes++;
+		}
+	}
+	for (i = 0; i < m.n_vips; i++) {
+		struct sl_vip_cfg *nv = m.vips[i], *v = vip_find(st, nv->name);
+
+		if (!v) {
+			struct sl_vip_cfg spec = *nv;
+
+			spec.n_be = 0;
+			if (vip_add(st, &spec, c->e))
+				goto out;
+			v = vip_find(st, nv->name);
+			changes++;
+		}
+		if (v->strategy != nv->strategy || v->fwd != nv->fwd ||
+		    v->per_prefix != nv->per_prefix || v->conn_rate != nv->conn_rate ||
+		    v->conn_burst != nv->conn_burst || v->pkt_rate != nv->pkt_rate ||
+		    v->pkt_burst != nv->pkt_burst) {
+			v->strategy = nv->strategy;
+			v->fwd = nv->fwd;
+			v->per_prefix = nv->per_prefix;
+			v->conn_rate = nv->conn_rate;
+			v->conn_burst = nv->conn_burst;
+			v->pkt_rate = nv->pkt_rate;
+			v->pkt_burst = nv->pkt_burst;
+			vip_publish(st, v);
+			changes++;
+		}
+		for (j = v->n_be; j-- > 0;)
+			if (!be_find(nv, &v->be[j].ep)) {
+				be_remove(st, v, &v->be[j]);
+				changes++;
+			}
+		for (j = 0; j < nv->n_be; j++) {
+			struct sl_be *b = be_find(v, &nv->be[j].ep);
+
+			if (!b) {
+				if (be_add(st, v, &nv->be[j].ep, nv->be[j].weight, c->e))
+					goto out;
+				changes++;
+			} else if (b->weight != nv->be[j].weight || b->draining) {
+				b->weight = nv->be[j].weight;
+				b->draining = 0;
+				be_update(st, v, b);
+				changes++;
+			}
+		}
+	}
+	globals_publish(st);
+	sl_state_free(&m);
+	c->result = json_pack("{s:i}", "changes", changes);
+	return 0;
+out:
+	sl_state_free(&m);
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct ctx *c);
+	int changes; /* recorded in the journal */
+} commands[] = {
+	{ "attach", do_attach, 1 },
+	{ "detach", do_detach, 1 },
+	{ "vip.add", do_vip_add, 1 },
+	{ "vip.set", do_vip_set, 1 },
+	{ "vip.del", do_vip_del, 1 },
+	{ "vip.list", do_vip_list, 0 },
+	{ "backend.add", do_backend_add, 1 },
+	{ "backend.set", do_backend_set, 1 },
+	{ "backend.drain", do_backend_drain, 1 },
+	{ "backend.del", do_backend_del, 1 },
+	{ "backend.list", do_backend_list, 0 },
+	{ "limit.set", do_limit_set, 1 },
+	{ "limit.clear", do_limit_clear, 1 },
+	{ "stats", do_stats, 0 },
+	{ "apply", do_apply, 1 },
+	{ "config.show", do_config_show, 0 },
+};
+
+int sl_state_exec(struct sl_state *st, json_t *req, double now, json_t **result, struct sl_err *e)
+{
+	static const struct field f[] = { { "cmd", 1 }, { "args", 0 }, { NULL, 0 } };
+	struct ctx c = { .st = st, .now = now, .e = e };
+	const char *cmd;
+	size_t i;
+	int err;
+
+	e->exit = 0;
+	e->msg[0] = 0;
+	if (fields_check(req, f, "", e))
+		return -1;
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (!cmd)
+		return refuse(e, 2, "cmd: must be a string");
+	c.args = json_object_get(req, "args");
+	if (!c.args)
+		c.args = json_object();
+	else
+		json_incref(c.args);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, cmd))
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		json_decref(c.args);
+		return refuse(e, 2, "cmd '%s': unknown (see docs/api.md)", cmd);
+	}
+	err = commands[i].fn(&c);
+	if (!err && commands[i].changes && st->journal) {
+		json_t *rec = json_pack("{s:s, s:O}", "cmd", cmd, "args", c.args);
+
+		if (sl_journal_append(st->journal, rec, now))
+			pr_err("journal: could not record '%s': the change is live but will not "
+			       "survive a restart",
+			       cmd);
+		json_decref(rec);
+	}
+	json_decref(c.args);
+	if (err) {
+		json_decref(c.result);
+		return -1;
+	}
+	*result = c.result ? c.result : json_object();
+	return 0;
+}
+
+/* ---- reconcile and tick ---- */
+
+static void stale_vip(const struct sl_vip_key *k, void *ctx)
+{
+	struct sl_state *st = ctx;
+	struct sl_endpoint ep = { .family = k->family, .port = ntohs(k->port) };
+
+	memcpy(ep.addr, k->addr, sizeof(ep.addr));
+	if (!vip_by_endpoint(st, &ep, k->proto)) {
+		pr_warn("reconcile: removing VIP %s from the maps: not in the journal", ep_text(&ep));
+		sl_dp_vip_del(st->dp, k);
+	}
+}
+
+int sl_state_reconcile(struct sl_state *st)
+{
+	struct sl_err e;
+	__u32 i, j, slot;
+	int err = 0;
+
+	sl_dp_vip_each(st->dp, stale_vip, st);
+	for (i = 0; i < SL_MAX_VIPS; i++)
+		if (!st->vip_used[i]) {
+			sl_dp_group_del(st->dp, i);
+			sl_dp_maglev_del(st->dp, i);
+		}
+	for (slot = 0; slot < SL_MAX_BACKENDS; slot++) {
+		struct sl_backend b;
+
+		if (!st->slot_used[slot] && !sl_dp_backend_get(st->dp, slot, &b) && b.gen &&
+		    !(b.flags & SL_BE_REMOVED))
+			be_mark_removed(st, slot);
+	}
+	for (i = 0; i < st->n_vips; i++) {
+		struct sl_vip_cfg *v = st->vips[i];
+
+		for (j = 0; j < v->n_be; j++)
+			err |= be_write(st, v, &v->be[j]);
+		err |= vip_publish(st, v);
+	}
+	globals_publish(st);
+	for (i = 0; i < st->n_ifaces; i++)
+		if (sl_dp_attach(st->dp, st->ifaces[i].name, st->ifaces[i].generic, e.msg,
+				 sizeof(e.msg))) {
+			pr_err("%s", e.msg);
+			err = -1;
+		}
+	return err ? -EIO : 0;
+}
+
+void sl_state_tick(struct sl_state *st, double now)
+{
+	__u32 i, j;
+
+	for (i = 0; i < st->n_vips; i++) {
+		struct sl_vip_cfg *v = st->vips[i];
+
+		for (j = 0; j < v->n_be; j++) {
+			struct sl_be *b = &v->be[j];
+			__s64 active;
+			char a[64];
+			json_t *req, *res = NULL;
+			struct sl_err e;
+
+			if (!b->draining)
+				continue;
+			active = sl_dp_active(st->dp, b->slot);
+			if (active > 0 && now < b->drain_deadline)
+				continue;
+			pr_info("vip %s: backend %s drained (%lld active flows%s); removing it", v->name,
+				ep_text(&b->ep), (long long)active,
+				active > 0 ? ", timeout reached" : "");
+			req = json_pack("{s:s, s:{s:s, s:s, s:i}}", "cmd", "backend.del", "args", "vip",
+					v->name, "address",
+					sl_addr_str(b->ep.addr, b->ep.family, a, sizeof(a)), "port",
+					b->ep.port);
+			if (sl_state_exec(st, req, now, &res, &e))
+				pr_err("vip %s: removing drained backend failed: %s", v->name, e.msg);
+			json_decref(res);
+			json_decref(req);
+			return; /* the arrays changed: look again next tick */
+		}
+	}
+}
