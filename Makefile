@@ -18,11 +18,14 @@ LIB      := $(OUTPUT)/libsluice.a
 AGENT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard user/agent/*.c))
 CLI_OBJS   := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(wildcard user/cli/*.c))
 SLUICED    := $(OUTPUT)/bin/sluiced
+# the agent without main(), for unit tests of its model and journal
+AGENT_LIB  := $(OUTPUT)/libsluiced.a
 SLUICECTL  := $(if $(CLI_OBJS),$(OUTPUT)/bin/sluicectl)
 
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/bin/unit/%,$(UNIT_SRCS))
+UNIT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(BPFT_SRCS))
 BPFT_BIN  := $(OUTPUT)/bin/test_bpf
@@ -40,6 +43,10 @@ lib: $(LIB)
 progs: $(SLUICED) $(SLUICECTL)
 
 tests: $(UNIT_BINS) $(BPFT_BIN) $(E2E_BINS)
+
+$(AGENT_LIB): $(filter-out %/main.o,$(AGENT_OBJS))
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(SLUICED): $(AGENT_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(call msg,LD,$@)
@@ -59,12 +66,12 @@ $(LIB): $(LIB_OBJS)
 	$(Q)ar rcs $@ $^
 
 # Anything that includes a skeleton must wait for it.
-$(LIB_OBJS) $(BPFT_OBJS) $(AGENT_OBJS): $(SKELS)
+$(LIB_OBJS) $(BPFT_OBJS) $(AGENT_OBJS) $(UNIT_OBJS): $(SKELS)
 
-$(OUTPUT)/bin/unit/%: $(OUTPUT)/obj/tests/unit/%.o $(LIB)
+$(OUTPUT)/bin/unit/%: $(OUTPUT)/obj/tests/unit/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -lcmocka $(USER_LDLIBS) -lm
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -lcmocka -ljansson $(USER_LDLIBS) -lm
 
 $(BPFT_BIN): $(BPFT_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(call msg,LD,$@)

@@ -29,6 +29,8 @@ USER_LDFLAGS += -fsanitize=address,undefined
 endif
 
 .DELETE_ON_ERROR:
+# keep objects make thinks are intermediate (rebuilds stay incremental)
+.SECONDARY:
 
 # foo.bpf.c -> $(OUTPUT)/bpf/foo.tmp.o -> (bpftool link) foo.bpf.o -> foo.skel.h
 $(OUTPUT)/bpf/%.tmp.o: bpf/%.bpf.c | $(OUTPUT)/bpf

@@ -1408,7 +1408,7 @@ void sl_state_tick(struct sl_state *st, double now)
 
 			if (!b->draining)
 				continue;
-			active = sl_dp_active(st->dp, b->slot);
+			active = st->dp ? sl_dp_active(st->dp, b->slot) : 0;
 			if (active > 0 && now < b->drain_deadline)
 				continue;
 			pr_info("vip %s: backend %s drained (%lld active flows%s); removing it", v->name,
