@@ -99,9 +99,9 @@ demo: deps ## build, make a lab, balance real traffic through the CLI, show the 
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/e2e/demo.sh
 
-asan: ## build with ASan and UBSan, run the unit and BPF suites under them
+asan: ## build with ASan and UBSan, run the unit, CLI and BPF suites under them
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output/asan SANITIZE=1 all
-	$(Q)OUTPUT=.output/asan sh tests/run.sh unit bpf
+	$(Q)OUTPUT=.output/asan sh tests/run.sh unit cli bpf
 
 clean: ## remove every build product
 	$(call msg,CLEAN,$(OUTPUT))

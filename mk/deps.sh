@@ -6,7 +6,7 @@
 set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libjansson-dev \
-linux-libc-dev iproute2 pkg-config ethtool curl"
+linux-libc-dev iproute2 pkg-config ethtool curl python3"
 
 missing=""
 for p in $PKGS; do

@@ -1,12 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Runs the test suites: `tests/run.sh [unit|bpf|e2e]...` (default: all).
+# Runs the test suites: `tests/run.sh [unit|cli|bpf|e2e]...` (default: all).
 # Each suite prints its own results; the last line adds up every test:
 # "tests: N passed, N failed". Exit status is non-zero if anything failed.
 set -u
 
 OUTPUT=${OUTPUT:-.output}
-suites=${*:-unit bpf}
+suites=${*:-unit cli bpf}
 log=$(mktemp /tmp/sluice-tests.XXXXXX)
 trap 'rm -f "$log"' EXIT INT TERM
 passed=0
@@ -56,6 +56,11 @@ run_bpf() {
 	run bpf sh tests/bpf/netns.sh "sl-bpf-$$" "$OUTPUT/bin/test_bpf"
 }
 
+run_cli() {
+	echo "== cli: sluicectl against a scripted fake agent"
+	run cli python3 tests/cli/test_cli.py "$OUTPUT/bin/sluicectl"
+}
+
 run_e2e() {
 	echo "== e2e: real traffic through sluiced in a lab of namespaces"
 	if [ "$(id -u)" -ne 0 ]; then
@@ -71,8 +76,9 @@ for s in $suites; do
 	case "$s" in
 	unit) run_unit ;;
 	bpf) run_bpf ;;
+	cli) run_cli ;;
 	e2e) run_e2e ;;
-	*) echo "tests/run.sh: unknown suite '$s' (known: unit bpf e2e)" >&2; exit 2 ;;
+	*) echo "tests/run.sh: unknown suite '$s' (known: unit cli bpf e2e)" >&2; exit 2 ;;
 	esac
 done
 

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sluicectl's parts: talking to sluiced (rpc.c) and printing its results for
+ * people (print.c). Functions return an exit status (enum sl_ctl_exit) and
+ * have printed the one-line reason on stderr when it is not 0.
+ */
+#ifndef SLUICE_CTL_H
+#define SLUICE_CTL_H
+
+#include <jansson.h>
+
+/* Exit statuses, as documented in the usage text and docs/api.md. */
+enum sl_ctl_exit {
+	SL_CTL_OK = 0,		/* done */
+	SL_CTL_REFUSED = 1,	/* sluiced refused the change, or a local file is bad */
+	SL_CTL_USAGE = 2,	/* malformed command line (or sluiced says malformed input) */
+	SL_CTL_UNREACHABLE = 3, /* no usable answer from sluiced */
+};
+
+#define SL_CTL_DEFAULT_SOCKET "/run/sluice/sluiced.sock"
+#define SL_CTL_TIMEOUT_S 10
+
+/* "sluicectl: <message>" on stderr, on one line. */
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Allocation failed: say so and exit 1. */
+void __attribute__((noreturn)) ctl_oom(void);
+
+/*
+ * Send @req (one JSON object) to sluiced at @path and wait for the reply.
+ * Returns 0 with *reply set to the whole reply object ("ok": true; the caller
+ * json_decref()s it), or an exit status after printing why: the reply's own
+ * "exit" (1 or 2) when sluiced refused, 3 when it could not be reached or
+ * answered something that is not a reply.
+ */
+int ctl_call(const char *path, json_t *req, json_t **reply);
+
+/* Human output of vip.list, backend.list and stats results. Return an exit status. */
+int ctl_print_vips(const json_t *result);
+int ctl_print_backends(const json_t *result);
+int ctl_print_stats(const json_t *result);
+
+#endif
