@@ -596,6 +596,14 @@ static struct sl_vip_cfg *need_vip(struct ctx *c, const char *key)
 	return v;
 }
 
+/* The usual start of a command: known fields only, and the VIP it names. */
+static struct sl_vip_cfg *checked_vip(struct ctx *c, const struct field *f, const char *key)
+{
+	if (fields_check(c->args, f, "", c->e))
+		return NULL;
+	return need_vip(c, key);
+}
+
 static struct sl_be *need_backend(struct ctx *c, struct sl_vip_cfg *v)
 {
 	struct sl_endpoint ep;
@@ -630,9 +638,7 @@ static int do_vip_set(struct ctx *c)
 	int s, fw;
 	__u8 old_s, old_f;
 
-	if (fields_check(c->args, f, "", c->e))
-		return -1;
-	v = need_vip(c, "name");
+	v = checked_vip(c, f, "name");
 	if (!v)
 		return -1;
 	s = get_enum(c->args, "strategy", v->strategy, sl_strategy_from, SL_STRATEGY_NAMES, "",
@@ -660,9 +666,7 @@ static int do_vip_del(struct ctx *c)
 	static const struct field f[] = { { "name", 1 }, { NULL, 0 } };
 	struct sl_vip_cfg *v;
 
-	if (fields_check(c->args, f, "", c->e))
-		return -1;
-	v = need_vip(c, "name");
+	v = checked_vip(c, f, "name");
 	if (!v)
 		return -1;
 	vip_remove(c->st, v);
@@ -745,9 +749,7 @@ static int do_backend_set(struct ctx *c)
 	int bad = 0;
 	__u32 w, old;
 
-	if (fields_check(c->args, f, "", c->e))
-		return -1;
-	v = need_vip(c, "vip");
+	v = checked_vip(c, f, "vip");
 	b = v ? need_backend(c, v) : NULL;
 	if (!b)
 		return -1;
@@ -774,9 +776,7 @@ static int do_backend_drain(struct ctx *c)
 	int bad = 0;
 	__u32 t;
 
-	if (fields_check(c->args, f, "", c->e))
-		return -1;
-	v = need_vip(c, "vip");
+	v = checked_vip(c, f, "vip");
 	b = v ? need_backend(c, v) : NULL;
 	if (!b)
 		return -1;
@@ -806,9 +806,7 @@ static int do_backend_del(struct ctx *c)
 	struct sl_vip_cfg *v;
 	struct sl_be *b;
 
-	if (fields_check(c->args, f, "", c->e))
-		return -1;
-	v = need_vip(c, "vip");
+	v = checked_vip(c, f, "vip");
 	b = v ? need_backend(c, v) : NULL;
 	if (!b)
 		return -1;
@@ -874,9 +872,7 @@ static int do_limit_set(struct ctx *c)
 	json_t *val;
 	int err;
 
-	if (fields_check(c->args, f, "", c->e))
-		return -1;
-	v = need_vip(c, "vip");
+	v = checked_vip(c, f, "vip");
 	if (!v)
 		return -1;
 	/* Unnamed fields keep their values; the result is validated whole. */
@@ -907,9 +903,7 @@ static int do_limit_clear(struct ctx *c)
 	static const struct field f[] = { { "vip", 1 }, { NULL, 0 } };
 	struct sl_vip_cfg *v;
 
-	if (fields_check(c->args, f, "", c->e))
-		return -1;
-	v = need_vip(c, "vip");
+	v = checked_vip(c, f, "vip");
 	if (!v)
 		return -1;
 	v->per_prefix = 0;
