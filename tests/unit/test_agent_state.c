@@ -197,6 +197,9 @@ static void journal_replay_rebuilds_state_and_slots(void **unused)
 	}
 	ok(&a, "{\"cmd\":\"backend.del\",\"args\":{\"vip\":\"web\",\"address\":\"198.18.1.3\"}}");
 	ok(&a, "{\"cmd\":\"backend.add\",\"args\":{\"vip\":\"web\",\"address\":\"198.18.1.9\"}}");
+	/* The slot .3 freed is not reused at once: its old flows still hold it. */
+	ASSERT_EQ(a.vips[0]->be[a.vips[0]->n_be - 1].slot, 6, "slot of the backend added last");
+	refused(&a, "{\"cmd\":\"backend.add\",\"args\":{\"vip\":\"web\",\"address\":\"198.18.1.9\",\"port\":80}}", 1, "already exists");
 	ok(&a, "{\"cmd\":\"backend.drain\",\"args\":{\"vip\":\"web\",\"address\":\"198.18.1.4\",\"timeout\":60}}");
 	refused(&a, "{\"cmd\":\"vip.del\",\"args\":{\"name\":\"nope\"}}", 1, "no such VIP");
 	ASSERT_EQ(sl_journal_offset(a.journal), 10, "records: refusals and reads are not journaled");

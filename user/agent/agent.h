@@ -45,6 +45,7 @@ struct sl_state {
 	__u32 n_ifaces;
 	__u8 vip_used[SL_MAX_VIPS];
 	__u8 slot_used[SL_MAX_BACKENDS];
+	__u32 next_slot; /* backend slots are handed out round-robin (see be_add) */
 	struct sl_dp *dp;	    /* NULL: a model only (replay, validation) */
 	struct sl_journal *journal; /* NULL: changes are not recorded */
 	int check_ifaces;	    /* refuse interfaces that do not exist */

@@ -20,6 +20,8 @@
 
 struct sl_dp {
 	struct xdp_lb_bpf *skel;
+	struct ring_buffer *events;
+	__u64 ev_new, ev_rl;
 	char bpffs[256];
 	int adopted;
 	int ncpu;
@@ -148,6 +150,7 @@ void sl_dp_close(struct sl_dp *dp)
 {
 	if (!dp)
 		return;
+	ring_buffer__free(dp->events);
 	xdp_lb_bpf__destroy(dp->skel);
 	free(dp);
 }
@@ -303,12 +306,18 @@ int sl_dp_attach(struct sl_dp *dp, const char *ifname, int generic, char *err, s
 		/* Adopt: move the running link to this program, atomically. */
 		ret = bpf_link_update(fd, prog, NULL);
 		close(fd);
-		if (ret) {
+		if (ret && errno == ENOLINK) {
+			/* The interface went away and came back: the pinned link is dead. */
+			pr_warn("interface %s: its pinned XDP link was severed; attaching anew", ifname);
+			unlink(path);
+			fd = -1;
+		} else if (ret) {
 			snprintf(err, errlen, "interface %s: cannot update its XDP link: %s", ifname,
 				 strerror(errno));
 			return -errno;
 		}
-	} else {
+	}
+	if (fd < 0) {
 		LIBBPF_OPTS(bpf_link_create_opts, opts,
 			    .flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
 
@@ -317,8 +326,11 @@ int sl_dp_attach(struct sl_dp *dp, const char *ifname, int generic, char *err, s
 			ret = -errno;
 			snprintf(err, errlen, "interface %s: cannot attach XDP (%s mode): %s%s", ifname,
 				 generic ? "generic" : "native", strerror(-ret),
-				 ret == -EBUSY ? " (another XDP program is attached; remove it first)"
-				 : !generic ? " (try --mode generic)" : "");
+				 ret == -EBUSY || ret == -EEXIST
+					 ? " (another XDP program is attached: remove it first, "
+					   "see 'ip link show')"
+				 : !generic ? " (the driver may lack native XDP: try --mode generic)"
+					    : "");
 			return ret;
 		}
 		ret = bpf_obj_pin(fd, path);
@@ -395,6 +407,46 @@ __u64 sl_dp_counter(struct sl_dp *dp, __u32 idx)
 
 	percpu_sum(dp, MAPS.sl_counters, idx, &v, 1);
 	return v;
+}
+
+void sl_dp_be_stats_reset(struct sl_dp *dp, __u32 slot)
+{
+	struct sl_be_stats *zero = calloc(dp->ncpu, sizeof(*zero));
+
+	if (zero)
+		bpf_map__update_elem(MAPS.sl_be_stats, &slot, sizeof(slot), zero,
+				     dp->ncpu * sizeof(*zero), 0);
+	free(zero);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct sl_event *e = data;
+	struct sl_dp *dp = ctx;
+
+	if (len < sizeof(*e))
+		return 0;
+	if (e->type == SL_EV_NEW_FLOW)
+		dp->ev_new++;
+	else if (e->type == SL_EV_RL_DROP)
+		dp->ev_rl++;
+	return 0;
+}
+
+int sl_dp_events_fd(struct sl_dp *dp)
+{
+	if (!dp->events)
+		dp->events = ring_buffer__new(bpf_map__fd(MAPS.sl_events), on_event, dp, NULL);
+	return dp->events ? ring_buffer__epoll_fd(dp->events) : -1;
+}
+
+/* Events are only counted for now; the event stream will carry them. */
+void sl_dp_events_drain(struct sl_dp *dp)
+{
+	if (dp->events)
+		ring_buffer__consume(dp->events);
+	pr_debug("events: %llu new flows, %llu rate-limit drops sampled so far",
+		 (unsigned long long)dp->ev_new, (unsigned long long)dp->ev_rl);
 }
 
 int sl_dp_sweep(struct sl_dp *dp)

@@ -48,6 +48,11 @@ void sl_dp_vip_stats(struct sl_dp *dp, __u32 vip_id, struct sl_vip_stats *out);
 void sl_dp_be_stats(struct sl_dp *dp, __u32 slot, struct sl_be_stats *out);
 __u64 sl_dp_drop(struct sl_dp *dp, __u32 reason);
 __u64 sl_dp_counter(struct sl_dp *dp, __u32 idx);
+/* Zero a backend slot's per-CPU stats (the slot got a new backend). */
+void sl_dp_be_stats_reset(struct sl_dp *dp, __u32 slot);
+/* Epoll-able fd of the event ring buffer, and draining it (counts by type). */
+int sl_dp_events_fd(struct sl_dp *dp);
+void sl_dp_events_drain(struct sl_dp *dp);
 /* Run the sweeper once: idle flows release their backends. */
 int sl_dp_sweep(struct sl_dp *dp);
 

@@ -269,7 +269,7 @@ static int client_read(struct sl_state *st, struct client *c)
 static int apply_config_file(struct sl_state *st, const char *file)
 {
 	json_error_t jerr;
-	json_t *cfg = json_load_file(file, 0, &jerr), *req, *res = NULL;
+	json_t *cfg = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr), *req, *res = NULL;
 	struct sl_err e;
 	int err;
 
@@ -291,7 +291,7 @@ static int run(struct opts *o)
 	struct epoll_event ev, evs[16];
 	struct sl_state st;
 	sigset_t mask;
-	int ep = -1, lfd = -1, sfd = -1, tfd = -1, i, rc = 1, replayed, stop = 0;
+	int ep = -1, lfd = -1, sfd = -1, tfd = -1, efd = -1, i, rc = 1, replayed, stop = 0;
 	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 
 	sl_state_init(&st);
@@ -299,6 +299,10 @@ static int run(struct opts *o)
 	for (i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
 
+	/* Before anything is touched: is another sluiced already here? */
+	lfd = listen_socket(o->socket);
+	if (lfd < 0)
+		goto out;
 	st.journal = sl_journal_open(o->state_dir);
 	if (!st.journal)
 		goto out;
@@ -332,9 +336,9 @@ static int run(struct opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	lfd = listen_socket(o->socket);
+	efd = sl_dp_events_fd(st.dp);
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || lfd < 0 || ep < 0)
+	if (sfd < 0 || tfd < 0 || ep < 0)
 		goto out;
 	timerfd_settime(tfd, 0, &tick, NULL);
 	ev.events = EPOLLIN;
@@ -344,6 +348,12 @@ static int run(struct opts *o)
 	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	ev.data.fd = lfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	if (efd >= 0) {
+		ev.data.fd = efd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+	} else {
+		pr_warn("events: cannot read the ring buffer; sampled events will be lost");
+	}
 	pr_info("ready: control socket %s, state %s, maps %s", o->socket, o->state_dir, o->bpffs);
 
 	while (!stop) {
@@ -369,6 +379,8 @@ static int run(struct opts *o)
 				if (sl_dp_sweep(st.dp))
 					pr_warn("sweeper: test_run failed: %s", strerror(errno));
 				sl_state_tick(&st, sl_now());
+			} else if (fd == efd) {
+				sl_dp_events_drain(st.dp);
 			} else if (fd == lfd) {
 				int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 

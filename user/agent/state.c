@@ -87,12 +87,15 @@ static struct sl_vip_cfg *vip_by_endpoint(const struct sl_state *st, const struc
 	return NULL;
 }
 
+/* A backend is its address and port, where port 0 means the VIP's port. */
 static struct sl_be *be_find(struct sl_vip_cfg *v, const struct sl_endpoint *ep)
 {
+	__u16 want = ep->port ? ep->port : v->ep.port;
 	__u32 i;
 
 	for (i = 0; i < v->n_be; i++)
-		if (ep_same(&v->be[i].ep, ep))
+		if (addr_same(&v->be[i].ep, ep) &&
+		    (v->be[i].ep.port ? v->be[i].ep.port : v->ep.port) == want)
 			return &v->be[i];
 	return NULL;
 }
@@ -145,8 +148,10 @@ static int be_write(struct sl_state *st, const struct sl_vip_cfg *v, const struc
 	val.vip_id = v->id;
 	val.gen = cur.gen;
 	if (cur.flags & SL_BE_REMOVED || cur.vip_id != val.vip_id || cur.port != val.port ||
-	    cur.family != val.family || memcmp(cur.addr, val.addr, sizeof(val.addr)) || !cur.gen)
+	    cur.family != val.family || memcmp(cur.addr, val.addr, sizeof(val.addr)) || !cur.gen) {
 		val.gen = cur.gen + 1;
+		sl_dp_be_stats_reset(st->dp, b->slot); /* a new backend starts from zero */
+	}
 	return sl_dp_backend_put(st->dp, b->slot, &val);
 }
 
@@ -350,7 +355,18 @@ static int be_add(struct sl_state *st, struct sl_vip_cfg *v, const struct sl_end
 	if (v->n_be >= SL_GROUP_MAX)
 		return refuse(e, 1, "vip %s: already has the most backends a VIP may have (%d)",
 			      v->name, SL_GROUP_MAX);
-	slot = alloc_index(st->slot_used, SL_MAX_BACKENDS);
+	/* Round-robin, not lowest-free: a slot just freed still has flows in the
+	 * connection table that will release their count on it; reusing it at
+	 * once would mix those into the new backend's active flows. */
+	slot = -1;
+	for (int k = 0; k < SL_MAX_BACKENDS; k++) {
+		__u32 cand = (st->next_slot + (__u32)k) % SL_MAX_BACKENDS;
+
+		if (!st->slot_used[cand]) {
+			slot = (int)cand;
+			break;
+		}
+	}
 	if (slot < 0)
 		return refuse(e, 1, "vip %s: all %d backend slots are in use", v->name,
 			      SL_MAX_BACKENDS);
@@ -370,6 +386,7 @@ static int be_add(struct sl_state *st, struct sl_vip_cfg *v, const struct sl_end
 		goto kernel;
 	}
 	st->slot_used[slot] = 1;
+	st->next_slot = ((__u32)slot + 1) % SL_MAX_BACKENDS;
 	return 0;
 kernel:
 	return refuse(e, 1, "vip %s: the kernel refused the change (see sluiced's log)", v->name);
@@ -641,6 +658,9 @@ static int do_vip_set(struct ctx *c)
 	v = checked_vip(c, f, "name");
 	if (!v)
 		return -1;
+	if (!json_object_get(c->args, "strategy") && !json_object_get(c->args, "forward"))
+		return refuse(c->e, 2, "vip %s: nothing to change: give strategy and/or forward",
+			      v->name);
 	s = get_enum(c->args, "strategy", v->strategy, sl_strategy_from, SL_STRATEGY_NAMES, "",
 		     c->e);
 	fw = get_enum(c->args, "forward", v->fwd, sl_fwd_from, SL_FWD_NAMES, "", c->e);
@@ -929,6 +949,8 @@ static int iface_attach(struct sl_state *st, const char *name, int generic, cons
 	if (!*name || strlen(name) >= IF_NAMESIZE)
 		return refuse(e, 2, "%s%s'%s' is not an interface name", path, *path ? ": " : "",
 			      name);
+	if (iface_index(st, name) >= 0 && *path)
+		return refuse(e, 1, "%s: interface %s: listed twice", path, name);
 	if (iface_index(st, name) >= 0)
 		return refuse(e, 1, "interface %s: already attached (%s); 'sluicectl detach %s' first",
 			      name, st->ifaces[iface_index(st, name)].generic ? "generic" : "native",
@@ -1180,6 +1202,7 @@ static int do_apply(struct ctx *c)
 {
 	static const struct field f[] = { { "config", 1 }, { NULL, 0 } };
 	struct sl_state *st = c->st, m;
+	__u8 attached_now[SL_MAX_IFACES] = { 0 };
 	int changes = 0;
 	__u32 i, j;
 
@@ -1190,19 +1213,35 @@ static int do_apply(struct ctx *c)
 	if (config_load(&m, json_object_get(c->args, "config"), c->e))
 		return -1;
 
-	/* Interfaces. */
-	for (i = st->n_ifaces; i-- > 0;)
-		if (iface_index(&m, st->ifaces[i].name) < 0 ||
-		    m.ifaces[iface_index(&m, st->ifaces[i].name)].generic != st->ifaces[i].generic) {
+	/* New interfaces first: the kernel may refuse an attach, and then
+	 * nothing else may have changed yet. */
+	for (i = 0; i < m.n_ifaces; i++) {
+		if (iface_index(st, m.ifaces[i].name) >= 0)
+			continue;
+		if (iface_attach(st, m.ifaces[i].name, m.ifaces[i].generic, "", c->e)) {
+			while (i-- > 0) /* undo the attaches this apply made */
+				if (attached_now[i])
+					iface_detach(st, iface_index(st, m.ifaces[i].name));
+			goto out;
+		}
+		attached_now[i] = 1;
+		changes++;
+	}
+	/* Interfaces no longer listed, or listed in another mode. */
+	for (i = st->n_ifaces; i-- > 0;) {
+		int k = iface_index(&m, st->ifaces[i].name);
+
+		if (k < 0 || m.ifaces[k].generic != st->ifaces[i].generic) {
+			int generic = k < 0 ? 0 : m.ifaces[k].generic;
+			char name[IF_NAMESIZE];
+
+			snprintf(name, sizeof(name), "%s", st->ifaces[i].name);
 			iface_detach(st, (int)i);
+			if (k >= 0 && iface_attach(st, name, generic, "", c->e))
+				pr_err("apply: %s", c->e->msg); /* it was detached: say so loudly */
 			changes++;
 		}
-	for (i = 0; i < m.n_ifaces; i++)
-		if (iface_index(st, m.ifaces[i].name) < 0) {
-			if (iface_attach(st, m.ifaces[i].name, m.ifaces[i].generic, "", c->e))
-				goto out; /* the kernel said no: the rest is left as it was */
-			changes++;
-		}
+	}
 	/* VIPs gone, or whose address changed. */
 	for (i = st->n_vips; i-- > 0;) {
 		struct sl_vip_cfg *old = st->vips[i], *nv = vip_find(&m, old->name);
