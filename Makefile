@@ -66,7 +66,8 @@ $(LIB): $(LIB_OBJS)
 	$(Q)ar rcs $@ $^
 
 # Anything that includes a skeleton must wait for it.
-$(LIB_OBJS) $(BPFT_OBJS) $(AGENT_OBJS) $(UNIT_OBJS): $(SKELS)
+E2E_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(E2E_SRCS))
+$(LIB_OBJS) $(BPFT_OBJS) $(AGENT_OBJS) $(UNIT_OBJS) $(E2E_OBJS): $(SKELS)
 
 $(OUTPUT)/bin/unit/%: $(OUTPUT)/obj/tests/unit/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LD,$@)
@@ -99,9 +100,9 @@ demo: deps ## build, make a lab, balance real traffic through the CLI, show the 
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/e2e/demo.sh
 
-asan: ## build with ASan and UBSan, run the unit, CLI and BPF suites under them
+asan: ## build with ASan and UBSan, run every suite under them
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output/asan SANITIZE=1 all
-	$(Q)OUTPUT=.output/asan sh tests/run.sh unit cli bpf
+	$(Q)OUTPUT=.output/asan sh tests/run.sh unit cli bpf e2e
 
 clean: ## remove every build product
 	$(call msg,CLEAN,$(OUTPUT))

@@ -6,7 +6,7 @@
 set -u
 
 OUTPUT=${OUTPUT:-.output}
-suites=${*:-unit cli bpf}
+suites=${*:-unit cli bpf e2e}
 log=$(mktemp /tmp/sluice-tests.XXXXXX)
 trap 'rm -f "$log"' EXIT INT TERM
 passed=0
@@ -16,8 +16,8 @@ bad=""
 # Add the counts a runner printed (cmocka's "[  PASSED  ] N test(s)." and
 # "[  FAILED  ] N test(s)", or our "NAME: N passed, N failed").
 count() {
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p; s/^[a-z]*: \([0-9]*\) passed, [0-9]* failed.*/\1/p' "$log" | tail -1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p; s/^[a-z]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log" | tail -1)
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p; s/^[a-z0-9]*: \([0-9]*\) passed, [0-9]* failed.*/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p; s/^[a-z0-9]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log" | tail -1)
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
 }
