@@ -32,7 +32,7 @@ BPFT_BIN  := $(OUTPUT)/bin/test_bpf
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUTPUT)/bin/e2e/%,$(E2E_SRCS))
 
-.PHONY: all bpf lib progs tests deps test test-unit test-bpf test-e2e demo asan clean help
+.PHONY: all bpf lib progs tests deps test test-unit test-bpf test-e2e vmtest demo asan clean help
 
 all: bpf lib progs tests ## build everything (BPF objects, skeletons, agent, CLI, tests)
 
@@ -95,6 +95,10 @@ test-bpf: bpf $(BPFT_BIN) ## BPF_PROG_TEST_RUN fixtures on the real objects (roo
 
 test-e2e: all ## end-to-end: real TCP through sluiced in a lab of namespaces (root)
 	$(Q)sh tests/run.sh e2e
+
+vmtest: deps ## the BPF and end-to-end suites inside QEMU on each kernel in vmtest/KERNELS (root)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh vmtest/run.sh
 
 demo: deps ## build, make a lab, balance real traffic through the CLI, show the result (root)
 	$(Q)$(MAKE) --no-print-directory all

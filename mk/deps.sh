@@ -6,7 +6,8 @@
 set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libjansson-dev \
-linux-libc-dev iproute2 pkg-config ethtool curl python3"
+linux-libc-dev iproute2 pkg-config ethtool curl python3 qemu-system-x86 busybox-static \
+kmod cpio"
 
 missing=""
 for p in $PKGS; do
