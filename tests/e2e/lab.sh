@@ -437,3 +437,21 @@ ka_stop() {
 			"got: $(tr '\n' ' ' <"$_f")"
 	fi
 }
+
+# lab_web NAME STRATEGY [weighted]: the usual start of a test: the lab up,
+# sluiced running and attached to the balancer's interfaces, and a NAT VIP
+# "web" on $VIP4:80 over the three backends' port 8080 — weighted 1:2:3 when
+# the third argument is "weighted", equal otherwise.
+lab_web() {
+	lab_up "$1" || fail "lab_up failed"
+	lab_sluiced_start || fail "sluiced did not start"
+	must lab_attach
+	must ctl vip add web "$VIP4:80" --strategy "$2" --forward nat
+	for n in 1 2 3; do
+		if [ "${3:-}" = weighted ]; then
+			must ctl backend add web "$(be4 $n):8080" --weight "$n"
+		else
+			must ctl backend add web "$(be4 $n):8080"
+		fi
+	done
+}

@@ -8,13 +8,7 @@ set -u
 . tests/e2e/lab.sh
 lab_trap "bi$$"
 
-lab_up "bi$$" || fail "lab_up failed"
-lab_sluiced_start || fail "sluiced did not start"
-must lab_attach
-must ctl vip add web "$VIP4:80" --strategy wrr --forward nat
-for n in 1 2 3; do
-	must ctl backend add web "$(be4 $n):8080" --weight "$n"
-done
+lab_web "bi$$" wrr weighted
 ctl show config >"$LAB_DIR/config.before"
 cases=0
 

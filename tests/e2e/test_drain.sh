@@ -13,13 +13,7 @@ set -u
 . tests/e2e/lab.sh
 lab_trap "dr$$"
 
-lab_up "dr$$" || fail "lab_up failed"
-lab_sluiced_start || fail "sluiced did not start"
-must lab_attach
-must ctl vip add web "$VIP4:80" --strategy rr --forward nat
-for n in 1 2 3; do
-	must ctl backend add web "$(be4 $n):8080"
-done
+lab_web "dr$$" rr
 out="$LAB_DIR/out"
 
 step "a long-lived keep-alive connection"

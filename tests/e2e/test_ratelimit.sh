@@ -16,13 +16,7 @@ RATE=5
 BURST=8
 SECS=3
 
-lab_up "rl$$" || fail "lab_up failed"
-lab_sluiced_start || fail "sluiced did not start"
-must lab_attach
-must ctl vip add web "$VIP4:80" --strategy rr --forward nat
-for n in 1 2 3; do
-	must ctl backend add web "$(be4 $n):8080"
-done
+lab_web "rl$$" rr
 out="$LAB_DIR/out"
 
 step "limit set web --conn-rate $RATE --conn-burst $BURST"

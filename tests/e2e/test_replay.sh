@@ -13,13 +13,7 @@ set -u
 lab_trap "rp$$"
 PORTS="20001 20002 20003 20004 20005 20006"
 
-lab_up "rp$$" || fail "lab_up failed"
-lab_sluiced_start || fail "sluiced did not start"
-must lab_attach
-must ctl vip add web "$VIP4:80" --strategy maglev --forward nat
-for n in 1 2 3; do
-	must ctl backend add web "$(be4 $n):8080" --weight "$n"
-done
+lab_web "rp$$" maglev weighted
 must ctl limit set web --conn-rate 1000 --conn-burst 1000
 ctl show config >"$LAB_DIR/config.before" || fail "show config failed"
 out="$LAB_DIR/out"

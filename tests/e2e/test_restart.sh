@@ -15,13 +15,7 @@ set -u
 . tests/e2e/lab.sh
 lab_trap "rs$$"
 
-lab_up "rs$$" || fail "lab_up failed"
-lab_sluiced_start || fail "sluiced did not start"
-must lab_attach
-must ctl vip add web "$VIP4:80" --strategy wrr --forward nat
-for n in 1 2 3; do
-	must ctl backend add web "$(be4 $n):8080" --weight "$n"
-done
+lab_web "rs$$" wrr weighted
 must ctl vip add web6 "[$VIP6]:80" --strategy maglev --forward dsr
 for n in 1 2 3; do
 	must ctl backend add web6 "[$(be6 $n)]" --weight 2

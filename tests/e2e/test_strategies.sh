@@ -18,13 +18,7 @@ set -u
 . tests/e2e/lab.sh
 lab_trap "st$$"
 
-lab_up "st$$" || fail "lab_up failed"
-lab_sluiced_start || fail "sluiced did not start"
-must lab_attach
-must ctl vip add web "$VIP4:80" --strategy wrr --forward nat
-for n in 1 2 3; do
-	must ctl backend add web "$(be4 $n):8080" --weight "$n"
-done
+lab_web "st$$" wrr weighted
 out="$LAB_DIR/out"
 
 step "wrr 1:2:3 over 600 connections"
