@@ -154,7 +154,8 @@ int sl_journal_replay(struct sl_journal *j, struct sl_state *st)
 		} else {
 			replayed++;
 		}
-		j->offset = json_integer_value(json_object_get(rec, "offset"));
+		if (json_integer_value(json_object_get(rec, "offset")) > j->offset)
+			j->offset = json_integer_value(json_object_get(rec, "offset"));
 		json_decref(res);
 		json_decref(rec);
 		good = (size_t)(nl + 1 - buf);
