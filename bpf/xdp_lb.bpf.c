@@ -287,7 +287,7 @@ static __always_inline int sl_handle_vip(struct xdp_md *ctx, struct sl_pkt *p,
 	now = bpf_ktime_get_coarse_ns();
 	c = bpf_map_lookup_elem(&sl_conns, &p->flow);
 	if (c) {
-		if (now - c->last_ns > sl_ct_idle_limit(c, p->flow.proto)) {
+		if (sl_ct_idle(c, p->flow.proto, now)) {
 			if (sl_ct_release(c))
 				sl_count(SL_C_CT_EXPIRED);
 			c = NULL;
@@ -427,7 +427,7 @@ static long sl_sweep_one(struct bpf_map *map, struct sl_flow *key, struct sl_con
 {
 	if (c->state != SL_CT_ACTIVE)
 		return 0;
-	if (sc->now - c->last_ns <= sl_ct_idle_limit(c, key->proto))
+	if (!sl_ct_idle(c, key->proto, sc->now))
 		return 0;
 	if (sl_ct_release(c)) {
 		sl_count(SL_C_CT_EXPIRED);

@@ -201,4 +201,16 @@ SL_INLINE __u64 sl_ct_idle_limit(const struct sl_conn *c, __u8 proto)
 	return proto == IPPROTO_TCP ? tcp_idle_ns : udp_idle_ns;
 }
 
+/*
+ * Has the entry been idle past its limit at @now? A packet on another CPU may
+ * have stamped last_ns a tick after @now was read: that is fresh, not an
+ * unsigned underflow that looks idle for centuries.
+ */
+SL_INLINE int sl_ct_idle(const struct sl_conn *c, __u8 proto, __u64 now)
+{
+	__u64 last = c->last_ns;
+
+	return now > last && now - last > sl_ct_idle_limit(c, proto);
+}
+
 #endif

@@ -1310,3 +1310,43 @@ TEST(xdp_lb_programs_load_and_report_verifier_cost)
 	}
 	lb_close(&lb);
 }
+
+/*
+ * A packet on another CPU can stamp last_ns a tick after the sweeper read its
+ * clock: such an entry is fresh, not idle since an underflowed eternity.
+ */
+TEST(sweeper_treats_a_stamp_newer_than_its_clock_as_fresh)
+{
+	struct lb_opts o = { .tcp_idle_ns = 100000000ull };
+	struct sl_flow k = {}, next;
+	struct sl_conn c;
+	__u32 w[1] = { 1 };
+	struct lb lb;
+	int n = 0;
+
+	if (open_lb(&lb, &o))
+		return;
+	if (setup(&lb, 1, 4, IPPROTO_TCP, SL_STRAT_LEASTCONN, SL_FWD_DSR, w, 1, 0, 0))
+		goto out;
+	{
+		struct sl_pkt_spec s = spec(4, IPPROTO_TCP, CLI4, 777, VIP4, 80, TCP_SYN);
+
+		run_spec(&lb, &s, NULL, NULL);
+	}
+	/* Push the flow's stamp one second into the future. */
+	while (!bpf_map__get_next_key(lb.skel->maps.sl_conns, n ? &k : NULL, &next, sizeof(next))) {
+		k = next;
+		n++;
+		if (!bpf_map__lookup_elem(lb.skel->maps.sl_conns, &k, sizeof(k), &c, sizeof(c), 0)) {
+			c.last_ns += 1000000000ull;
+			bpf_map__update_elem(lb.skel->maps.sl_conns, &k, sizeof(k), &c, sizeof(c), 0);
+		}
+	}
+	ASSERT_EQ(n, 1, "flows in the table");
+	usleep(200000); /* past tcp_idle_ns measured from the flow's real last packet */
+	ASSERT_OK(lb_sweep(&lb), "sweeper run");
+	ASSERT_EQ(lb_counter(&lb, SL_C_CT_EXPIRED), 0, "flows expired");
+	ASSERT_EQ(lb_active(&lb, 0), 1, "the flow is still counted");
+out:
+	lb_close(&lb);
+}
