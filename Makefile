@@ -81,11 +81,13 @@ $(BPFT_BIN): $(BPFT_OBJS) $(LIB) | $(OUTPUT)/bin
 deps: ## install missing build and test packages with apt-get
 	$(Q)sh mk/deps.sh
 
-test: deps ## install what is missing, build, run every suite (plain, then under ASan/UBSan)
+test: deps ## install what is missing, build, run every suite (plain, ASan/UBSan, then in QEMU per kernel)
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/run.sh
 	$(Q)echo "== the same suites under ASan and UBSan"
 	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)echo "== the BPF and end-to-end suites inside QEMU, on each kernel of vmtest/KERNELS"
+	$(Q)sh vmtest/run.sh
 
 test-unit: $(UNIT_BINS) ## cmocka unit tests
 	$(Q)sh tests/run.sh unit
