@@ -5,7 +5,7 @@
 # asks for, from the host's repository, then powers the guest off:
 #
 #   vmtest.repo=PATH     the repository (the host's path; the same in the guest)
-#   vmtest.kroot=DIR     the unpacked kernel package (modules: DIR/lib/modules)
+#   vmtest.kroot=DIR     the unpacked kernel package (read by vmtest/modprobe)
 #   vmtest.run=DIR       this run's directory on the host (read-only here):
 #                        DIR/cmd holds the command of `run.sh -- COMMAND`,
 #                        DIR/nic-done appears when the host's NIC client is done
@@ -20,17 +20,15 @@
 #   @@VMTEST dmesg-begin / dmesg-end     the kernel log, at the end
 #   @@VMTEST done                        about to power off
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root LANG=C.UTF-8 TERM=${TERM:-vt100}
+export HOME=/root LANG=C.UTF-8 TERM="${TERM:-vt100}"
 
 repo=/
-kroot=
 run=
 mode=suites
 suites=bpf,e2e
 for a in $(cat /proc/cmdline); do
 	case "$a" in
 	vmtest.repo=*) repo=${a#*=} ;;
-	vmtest.kroot=*) kroot=${a#*=} ;;
 	vmtest.run=*) run=${a#*=} ;;
 	vmtest.mode=*) mode=${a#*=} ;;
 	vmtest.suites=*) suites=${a#*=} ;;
@@ -49,7 +47,7 @@ finish() {
 		dmesg | sed 's/^/@@K /'
 		say dmesg-end
 	fi
-	say done
+	say "done"
 	sync
 	/bin/busybox poweroff -f
 	echo o >/proc/sysrq-trigger
@@ -62,8 +60,8 @@ cd "$repo" || {
 }
 say booted "$(uname -r)" "$(cut -d' ' -f1 /proc/uptime)"
 
-# Modules: the kernel asks vmtest/modprobe for what it lacks (see there); the
-# ones every run needs are loaded now, so a missing one fails here, clearly.
+# Modules: the kernel asks vmtest/modprobe for what it lacks (see there).
+# veth and virtio_net come with the initramfs; this is the fallback.
 echo "$repo/vmtest/modprobe" >/proc/sys/kernel/modprobe
 for m in veth virtio_net; do
 	grep -qw "^$m" /proc/modules && continue

@@ -218,7 +218,7 @@ for fam in v4 v6; do
 		"$RUN/nic-done" | cut -d' ' -f2- | tr ' \n' ':,' | sed 's/,$//')), "
 done
 echo "  - $nic XDP counters (ethtool -S, non-zero):" \
-	$(ethtool -S "$nic" 2>/dev/null | grep xdp | grep -v ': 0$' | tr -d ' ' | tr '\n' ' ')
+	"$(ethtool -S "$nic" 2>/dev/null | grep xdp | grep -v ': 0$' | tr -d ' ' | tr '\n' ' ')"
 natr=$(echo "$stats" | jget counters.nat_reply)
 fib=$(echo "$stats" | jget counters.pass_fib)
 red=$(($(redirects) - red0))

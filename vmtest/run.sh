@@ -465,7 +465,8 @@ T0=$(date +%s)
 [ "$mode" = cmd ] && printf '%s\n' "$*" >"$RUN/cmd"
 echo "$klist" | awk 'NF == 3' >"$RUN/kernels"
 for label in $(awk '{ print $1 }' "$RUN/kernels"); do
-	fetch $(awk -v l="$label" '$1 == l' "$RUN/kernels")
+	fetch "$label" "$(awk -v l="$label" '$1 == l { print $2 }' "$RUN/kernels")" \
+		"$(awk -v l="$label" '$1 == l { print $3 }' "$RUN/kernels")"
 	if [ "$broken" = 1 ] && [ "$mode" = suites ] && [ ! -f "$RUN/broken/bswap_bounds.bpf.o" ]; then
 		mkdir -p "$RUN/broken"
 		clang -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I"/usr/include/$(uname -m)-linux-gnu" \
