@@ -22,6 +22,15 @@ SLUICED    := $(OUTPUT)/bin/sluiced
 AGENT_LIB  := $(OUTPUT)/libsluiced.a
 SLUICECTL  := $(if $(CLI_OBJS),$(OUTPUT)/bin/sluicectl)
 
+# ---- L7 proxy (user/proxy), part of the agent; llhttp compiled from Debian's
+# node-llhttp sources where they are installed, never copied into the tree ----
+LLHTTP_DIR  := /usr/share/llhttp
+LLHTTP_OBJS := $(patsubst %,$(OUTPUT)/obj/llhttp/%.o,api http llhttp)
+PROXY_SRCS  := $(wildcard user/proxy/*.c)
+PROXY_OBJS  := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(PROXY_SRCS))
+AGENT_OBJS  += $(PROXY_OBJS) $(LLHTTP_OBJS)
+AGENT_LDLIBS := -ljansson -lcrypto -lpthread $(USER_LDLIBS) -lm
+
 # ---- tests ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/bin/unit/%,$(UNIT_SRCS))
@@ -31,8 +40,15 @@ BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(BPFT_SRCS))
 BPFT_BIN  := $(OUTPUT)/bin/test_bpf
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUTPUT)/bin/e2e/%,$(E2E_SRCS))
+# libFuzzer targets: tests/fuzz/fuzz_*.c, linked with the parsers they exercise
+# (everything in user/proxy but the event loop and the sockmap loader)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/bin/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_SRCS := $(filter-out user/proxy/proxy.c user/proxy/splice.c,$(PROXY_SRCS)) $(LIB_SRCS)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(OUTPUT)/fuzzobj/%.o,$(FUZZ_LIB_SRCS)) \
+	$(patsubst %,$(OUTPUT)/fuzzobj/llhttp/%.o,api http llhttp)
 
-.PHONY: all bpf lib progs tests deps test test-unit test-bpf test-e2e vmtest demo asan clean help
+.PHONY: all bpf lib progs tests deps test test-unit test-bpf test-e2e test-fuzz vmtest demo asan clean help
 
 all: bpf lib progs tests ## build everything (BPF objects, skeletons, agent, CLI, tests)
 
@@ -42,7 +58,7 @@ lib: $(LIB)
 
 progs: $(SLUICED) $(SLUICECTL)
 
-tests: $(UNIT_BINS) $(BPFT_BIN) $(E2E_BINS)
+tests: $(UNIT_BINS) $(BPFT_BIN) $(E2E_BINS) $(if $(SANITIZE),,$(FUZZ_BINS))
 
 $(AGENT_LIB): $(filter-out %/main.o,$(AGENT_OBJS))
 	$(call msg,AR,$@)
@@ -50,7 +66,7 @@ $(AGENT_LIB): $(filter-out %/main.o,$(AGENT_OBJS))
 
 $(SLUICED): $(AGENT_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljansson $(USER_LDLIBS) -lm
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
 $(SLUICECTL): $(CLI_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(call msg,LD,$@)
@@ -59,7 +75,27 @@ $(SLUICECTL): $(CLI_OBJS) $(LIB) | $(OUTPUT)/bin
 $(OUTPUT)/bin/e2e/%: $(OUTPUT)/obj/tests/e2e/%.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljansson -lcrypto -lpthread $(USER_LDLIBS)
+
+$(OUTPUT)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c | $(OUTPUT)/obj
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/fuzzobj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/fuzzobj/%.o: %.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/bin/fuzz/%: $(OUTPUT)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson -lcrypto -lpthread -lm
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -68,11 +104,12 @@ $(LIB): $(LIB_OBJS)
 # Anything that includes a skeleton must wait for it.
 E2E_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(E2E_SRCS))
 $(LIB_OBJS) $(BPFT_OBJS) $(AGENT_OBJS) $(UNIT_OBJS) $(E2E_OBJS): $(SKELS)
+$(OUTPUT)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJS): $(SKELS)
 
 $(OUTPUT)/bin/unit/%: $(OUTPUT)/obj/tests/unit/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -lcmocka -ljansson $(USER_LDLIBS) -lm
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -lcmocka $(AGENT_LDLIBS)
 
 $(BPFT_BIN): $(BPFT_OBJS) $(LIB) | $(OUTPUT)/bin
 	$(call msg,LD,$@)
@@ -94,6 +131,9 @@ test-unit: $(UNIT_BINS) ## cmocka unit tests
 
 test-bpf: bpf $(BPFT_BIN) ## BPF_PROG_TEST_RUN fixtures on the real objects (root)
 	$(Q)sh tests/run.sh bpf
+
+test-fuzz: $(FUZZ_BINS) ## run each libFuzzer target for SL_FUZZ_SECONDS (default 20)
+	$(Q)sh tests/run.sh fuzz
 
 test-e2e: all ## end-to-end: real TCP through sluiced in a lab of namespaces (root)
 	$(Q)sh tests/run.sh e2e

@@ -21,8 +21,11 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -Wno-unused-function \
 
 # User space. SANITIZE=1 adds ASan and UBSan (and keeps frame pointers).
 USER_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wshadow -Wformat=2 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) -MMD -MP
+	-Wshadow -Wformat=2 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) -I/usr/share/include/llhttp -MMD -MP
 USER_LDLIBS := -lbpf -lelf -lz
+# libFuzzer targets: clang, coverage instrumentation, ASan and UBSan always
+FUZZ_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(USER_CFLAGS)) \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ifeq ($(SANITIZE),1)
 USER_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 USER_LDFLAGS += -fsanitize=address,undefined

@@ -7,7 +7,7 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libjansson-dev \
 linux-libc-dev iproute2 pkg-config ethtool curl python3 qemu-system-x86 busybox-static \
-kmod cpio"
+kmod cpio libssl-dev node-llhttp libclang-rt-14-dev chromium"
 
 missing=""
 for p in $PKGS; do

@@ -6,7 +6,7 @@
 set -u
 
 OUTPUT=${OUTPUT:-.output}
-suites=${*:-unit cli bpf e2e}
+suites=${*:-unit cli fuzz bpf e2e}
 log=$(mktemp /tmp/sluice-tests.XXXXXX)
 trap 'rm -f "$log"' EXIT INT TERM
 passed=0
@@ -61,6 +61,38 @@ run_cli() {
 	run cli python3 tests/cli/test_cli.py "$OUTPUT/bin/sluicectl"
 }
 
+# Each libFuzzer target runs for SL_FUZZ_SECONDS (default 20) from its seed corpus
+# (tests/fuzz/corpus/NAME, copied so the tree is never written). A crash, leak or
+# sanitizer report fails it; the crashing input is kept under the work dir shown.
+run_fuzz() {
+	secs=${SL_FUZZ_SECONDS:-20}
+	for t in "$OUTPUT"/bin/fuzz/fuzz_*; do
+		[ -x "$t" ] || continue
+		n=$(basename "$t")
+		echo "== fuzz: $n for ${secs}s"
+		tabs=$(cd "$(dirname "$t")" && pwd)/$n
+		w=$(mktemp -d "/tmp/sluice-$n.XXXXXX")
+		mkdir -p "$w/corpus"
+		[ -d "tests/fuzz/corpus/$n" ] && cp -r "tests/fuzz/corpus/$n/." "$w/corpus/"
+		if (cd "$w" && "$tabs" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 corpus >"$w/log" 2>&1); then
+			tail -3 "$w/log"
+			echo "$n: 1 passed, 0 failed"
+			rm -rf "$w"
+		else
+			tail -40 "$w/log"
+			echo "$n: 0 passed, 1 failed (inputs and log kept in $w)"
+		fi
+	done >"$log.fuzz" 2>&1
+	cat "$log.fuzz"
+	p=$(sed -n 's/^fuzz_[a-z0-9_]*: \([0-9]*\) passed.*/\1/p' "$log.fuzz" | awk '{s+=$1} END {print s+0}')
+	f=$(sed -n 's/^fuzz_[a-z0-9_]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log.fuzz" | awk '{s+=$1} END {print s+0}')
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -eq 0 ] || bad="$bad fuzz"
+	rm -f "$log.fuzz"
+}
+
 run_e2e() {
 	echo "== e2e: real traffic through sluiced in a lab of namespaces"
 	if [ "$(id -u)" -ne 0 ]; then
@@ -78,6 +110,7 @@ for s in $suites; do
 	bpf) run_bpf ;;
 	cli) run_cli ;;
 	e2e) run_e2e ;;
+	fuzz) run_fuzz ;;
 	*) echo "tests/run.sh: unknown suite '$s' (known: unit cli bpf e2e)" >&2; exit 2 ;;
 	esac
 done

@@ -62,11 +62,13 @@ say booted "$(uname -r)" "$(cut -d' ' -f1 /proc/uptime)"
 
 # Modules: the kernel asks vmtest/modprobe for what it lacks (see there).
 # veth and virtio_net come with the initramfs; this is the fallback.
-echo "$repo/vmtest/modprobe" >/proc/sys/kernel/modprobe
+# A copy on tmpfs: the kernel needs it executable, whatever git checked out.
+cp "$repo/vmtest/modprobe" /run/vmtest-modprobe && chmod 755 /run/vmtest-modprobe
+echo /run/vmtest-modprobe >/proc/sys/kernel/modprobe
 for m in veth virtio_net; do
 	grep -qw "^$m" /proc/modules && continue
 	[ -d "/sys/module/$m" ] && continue
-	"$repo/vmtest/modprobe" "$m" || echo "vmtest: modprobe $m failed"
+	/run/vmtest-modprobe "$m" || echo "vmtest: modprobe $m failed"
 done
 hostname vmtest
 ip link set lo up

@@ -88,7 +88,7 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (QEMU with a tap device, network namespaces): run 'sudo make vmtest'"
-for t in qemu-system-x86_64 apt-get dpkg-deb depmod modprobe cpio gzip xz ip timeout; do
+for t in qemu-system-x86_64 apt-get dpkg-deb depmod modprobe cpio gzip ip timeout flock; do
 	command -v "$t" >/dev/null 2>&1 || die "'$t' is missing: run 'sudo make deps' (mk/deps.sh)"
 done
 [ -x /bin/busybox ] || die "/bin/busybox is missing: run 'sudo make deps' (busybox-static)"
@@ -145,6 +145,9 @@ fetch() {
 	_label=$1 _pkg=$2 _ver=$3
 	KDIR="$VMDIR/$_label"
 	_stamp="$KDIR/.unpacked"
+	# one run at a time downloads and unpacks (runs may overlap)
+	exec 9>"$VMDIR/.fetch.lock"
+	flock 9 || die "cannot lock $VMDIR/.fetch.lock"
 	if [ "$(cat "$_stamp" 2>/dev/null)" != "$_pkg $_ver" ]; then
 		_deb=$(ls "$VMDIR/cache/${_pkg}_"*.deb 2>/dev/null | while read -r _f; do
 			[ "$(dpkg-deb -f "$_f" Version 2>/dev/null)" = "$_ver" ] && echo "$_f"
@@ -179,6 +182,7 @@ fetch() {
 		depmod -b "$KDIR" "$_kv" || die "depmod -b $KDIR $_kv failed"
 		echo "$_pkg $_ver" >"$_stamp"
 	fi
+	exec 9>&-
 	KVER=$(ls "$KDIR/lib/modules" | head -n 1)
 	[ -f "$KDIR/boot/vmlinuz-$KVER" ] || die "$KDIR/boot/vmlinuz-$KVER is missing"
 }
@@ -187,6 +191,9 @@ fetch() {
 # modules it loads (and what they depend on, in modprobe's order; compressed
 # modules unpacked, since busybox's insmod reads plain ELF).
 INITRD_MODULES="virtio_pci 9pnet_virtio 9p virtio_net veth"
+# 6.12's modules are .ko.xz: xz-utils is not always installed, busybox is
+XZCAT="/bin/busybox xzcat"
+command -v xz >/dev/null 2>&1 && XZCAT="xz -dc"
 mkinitrd() {
 	_st="$RUN/initrd"
 	rm -rf "$_st"
@@ -201,7 +208,7 @@ mkinitrd() {
 	awk '$1 == "insmod" && !seen[$2]++ { print $2 }' "$RUN/deps" | while read -r _m; do
 		_b=$(basename "$_m")
 		case "$_b" in
-		*.xz) xz -dc "$_m" >"$_st/modules/${_b%.xz}" && _b=${_b%.xz} ;;
+		*.xz) $XZCAT "$_m" >"$_st/modules/${_b%.xz}" && _b=${_b%.xz} ;;
 		*.zst) zstd -qdc "$_m" >"$_st/modules/${_b%.zst}" && _b=${_b%.zst} ;;
 		*) cp "$_m" "$_st/modules/$_b" ;;
 		esac || exit 1
@@ -291,7 +298,9 @@ NFAIL=0
 # enforce the timeout; then read the results off the console log.
 boot() {
 	_label=$1
-	_log="$KDIR/console.log"
+	# this run's own file while QEMU writes it (runs may overlap); it
+	# replaces .output/vmtest/LABEL/console.log at the end
+	_log="$RUN/console-$_label.log"
 	mkinitrd "$RUN/initrd.gz"
 	[ -n "${ACCEL:-}" ] || probe_accel
 	_cpu=max
@@ -303,9 +312,9 @@ boot() {
 	fi
 	_append="console=ttyS0 quiet panic=-1 vmtest.repo=$REPO vmtest.kroot=$KDIR vmtest.run=$RUN"
 	_append="$_append vmtest.mode=$mode vmtest.suites=$suites vmtest.output=$OUT"
-	rm -f "$RUN/nic-done" "$RUN/nic-hammer" "$_log"
+	rm -f "$RUN/nic-done" "$RUN/nic-hammer"
 	NIC_HOST=""
-	_where="console: $_log"
+	_where="console: $KDIR/console.log"
 	[ "$mode" = shell ] && _where="a shell on this terminal"
 	say "[$_label] booting $KVER ($ACCEL, 2 vCPUs, ${VMTEST_MEM:-2048} MiB); $_where"
 	_t0=$(date +%s)
@@ -369,6 +378,14 @@ boot() {
 	results "$_label" "$_log" "$_booted" "$_total" "$_timedout" "$_qrc"
 }
 
+# keep_logs LABEL: this run's console and kernel logs become the kernel's
+# latest ones, each replaced in one rename.
+keep_logs() {
+	[ -f "$RUN/console-$1.log" ] && mv "$RUN/console-$1.log" "$KDIR/console.log"
+	[ -f "$RUN/dmesg-$1.log" ] && mv "$RUN/dmesg-$1.log" "$KDIR/dmesg.log"
+	return 0
+}
+
 # results LABEL LOG BOOTSECS TOTALSECS TIMEDOUT QEMURC: the table rows of one kernel.
 results() {
 	_label=$1 _log=$2 _kfail=0
@@ -377,7 +394,7 @@ results() {
 	if [ -n "$3" ]; then
 		row "$_label" boot ok - - "${3}s" "$KVER, $ACCEL"
 	else
-		row "$_label" boot FAIL - - - "no '@@VMTEST booted' on the console (see $_log)"
+		row "$_label" boot FAIL - - - "no '@@VMTEST booted' on the console (see $KDIR/console.log)"
 		_kfail=1
 		NFAIL=$((NFAIL + 1))
 	fi
@@ -420,7 +437,7 @@ results() {
 	done
 	# The kernel log: any warning, BUG or oops fails the kernel; so does a
 	# program the verifier refused anywhere in the console (libbpf's words).
-	_klog="$KDIR/dmesg.log"
+	_klog="$RUN/dmesg-$_label.log"
 	sed -n 's/^@@K //p' "$_clean" >"$_klog"
 	_pat='WARNING:|BUG:|Oops|general protection fault|Kernel panic|Call Trace|UBSAN:|KASAN:|refcount_t:|soft lockup|hung_task|rcu_sched detected stall|segfault at'
 	# the kernel log, and kernel messages that reached the console directly
@@ -431,15 +448,15 @@ results() {
 	} | grep -E "$_pat" | head -n 3)
 	_vbad=$(grep -v '^@@K ' "$_clean" | grep -E 'BPF program load failed|BEGIN PROG LOAD LOG|processed [0-9]+ insns \(limit' | head -n 1)
 	if [ -n "$_kbad" ]; then
-		row "$_label" kernel FAIL - - - "$(echo "$_kbad" | head -n 1 | cut -c1-100) (see $_klog)"
+		row "$_label" kernel FAIL - - - "$(echo "$_kbad" | head -n 1 | cut -c1-100) (see $KDIR/dmesg.log)"
 		_kfail=1
 		NFAIL=$((NFAIL + 1))
 	elif ! grep -q '^@@VMTEST dmesg-end' "$_clean"; then
-		row "$_label" kernel FAIL - - - "no kernel log captured (see $_log)"
+		row "$_label" kernel FAIL - - - "no kernel log captured (see $KDIR/console.log)"
 		_kfail=1
 		NFAIL=$((NFAIL + 1))
 	else
-		row "$_label" kernel clean - - - "no warning, BUG or oops in $(wc -l <"$_klog") lines ($_klog)"
+		row "$_label" kernel clean - - - "no warning, BUG or oops in $(wc -l <"$_klog") lines ($KDIR/dmesg.log)"
 	fi
 	if [ -n "$_vbad" ]; then
 		row "$_label" verifier FAIL - - - "$(echo "$_vbad" | cut -c1-100)"
@@ -474,6 +491,7 @@ for label in $(awk '{ print $1 }' "$RUN/kernels"); do
 			die "cannot build vmtest/broken/bswap_bounds.bpf.c"
 	fi
 	boot "$label"
+	keep_logs "$label"
 done
 
 [ "$mode" = shell ] && exit 0
