@@ -104,7 +104,7 @@ $(LIB): $(LIB_OBJS)
 # Anything that includes a skeleton must wait for it.
 E2E_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(E2E_SRCS))
 $(LIB_OBJS) $(BPFT_OBJS) $(AGENT_OBJS) $(UNIT_OBJS) $(E2E_OBJS): $(SKELS)
-$(OUTPUT)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJS): $(SKELS)
+$(FUZZ_LIB_OBJS) $(patsubst %.c,$(OUTPUT)/fuzzobj/%.o,$(FUZZ_SRCS)): $(SKELS)
 
 $(OUTPUT)/bin/unit/%: $(OUTPUT)/obj/tests/unit/%.o $(AGENT_LIB) $(LIB)
 	$(call msg,LD,$@)
