@@ -42,4 +42,7 @@ bool sl_cors_preflight(const struct sl_cors *c, const char *origin, const char *
  */
 bool sl_cors_actual(const struct sl_cors *c, const char *origin, char *out, size_t outlen);
 
+/* The normalized "cors" object, every default filled in (new reference). */
+json_t *sl_cors_to_json(const struct sl_cors *c);
+
 #endif

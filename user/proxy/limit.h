@@ -44,4 +44,9 @@ void sl_limit_check(struct sl_limit *l, const void *key, size_t key_len, uint64_
  * (plus "Retry-After: ..\r\n" when refused) into @out; returns the length, or -1. */
 int sl_limit_headers(const struct sl_limit_verdict *v, char *out, size_t outlen);
 
+/* The normalized "limit" object, every default filled in (new reference). */
+json_t *sl_limit_to_json(const struct sl_limit *l);
+/* Keys currently remembered (at most "max_keys"). */
+uint32_t sl_limit_keys(struct sl_limit *l);
+
 #endif
