@@ -14,9 +14,10 @@
  * rate in any one fixed window, and at most 2 * rate in a sliding one (the
  * bound when the previous window's requests all came at its end).
  *
- * Keys live in SL_LIMIT_SHARDS hash tables, each under its own mutex, holding
- * at most max_keys entries in all; a full shard forgets its least recently used
- * key. Keys are hashed with SipHash-2-4 under a random key, so a client cannot
+ * Keys live in up to SL_LIMIT_SHARDS hash tables, each under its own mutex,
+ * holding at most max_keys entries in all (allocated as keys arrive); a full
+ * shard forgets its least recently used key. Tables under 512 keys are one
+ * shard, so their LRU order is exact. Keys are hashed with SipHash-2-4 under a random key, so a client cannot
  * choose addresses or subjects that collide.
  */
 #include <errno.h>
@@ -36,6 +37,8 @@
 #define SL_LIMIT_PER_MS_MAX 86400000u /* one day */
 #define SL_LIMIT_KEYS_MAX (1u << 24)
 #define SL_LIMIT_SHARDS 16u
+#define SL_LIMIT_BUCKETS_MAX (1u << 16) /* per shard: huge tables get longer chains */
+#define SL_LIMIT_SHARD_MIN_KEYS 256u /* no shard smaller than this, unless there is one */
 #define SL_LIMIT_KEY_BYTES 128 /* longer keys: these bytes, then the full hash decides */
 
 enum sl_limit_algo { SL_LIMIT_TOKEN_BUCKET = 0, SL_LIMIT_SLIDING_WINDOW = 1 };
@@ -160,10 +163,15 @@ static int check_known(const json_t *obj, const char *path, char *err, size_t er
 
 static struct sl_limit *limit_new(uint32_t max_keys)
 {
-	uint32_t n_shards = max_keys < SL_LIMIT_SHARDS ? max_keys : SL_LIMIT_SHARDS;
+	/* small tables are one shard: an exact LRU; big ones spread the lock */
+	uint32_t n_shards = max_keys / SL_LIMIT_SHARD_MIN_KEYS;
 	struct sl_limit *l;
 	uint32_t i;
 
+	if (n_shards < 1)
+		n_shards = 1;
+	if (n_shards > SL_LIMIT_SHARDS)
+		n_shards = SL_LIMIT_SHARDS;
 	l = calloc(1, sizeof(*l) + n_shards * sizeof(l->shards[0]));
 	if (!l)
 		return NULL;
@@ -174,7 +182,7 @@ static struct sl_limit *limit_new(uint32_t max_keys)
 		/* split max_keys exactly: the first (max_keys % n) shards hold one more */
 		s->cap = max_keys / n_shards + (i < max_keys % n_shards);
 		s->n_buckets = 16;
-		while (s->n_buckets < s->cap)
+		while (s->n_buckets < s->cap && s->n_buckets < SL_LIMIT_BUCKETS_MAX)
 			s->n_buckets <<= 1;
 		pthread_mutex_init(&s->lock, NULL);
 		s->buckets = calloc(s->n_buckets, sizeof(*s->buckets));
