@@ -78,4 +78,11 @@ struct sl_jwt_stats {
 };
 void sl_jwt_get_stats(struct sl_jwt *j, struct sl_jwt_stats *out);
 
+/*
+ * Tests: replace the monotonic millisecond clock that paces JWKS change checks
+ * (once a second) and unknown-kid reloads (once per reload_interval_ms); NULL
+ * restores CLOCK_MONOTONIC. Restarts both pacing intervals at the new clock's now.
+ */
+void sl_jwt_set_clock(struct sl_jwt *j, uint64_t (*now_ms)(void));
+
 #endif
