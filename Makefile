@@ -95,7 +95,7 @@ $(OUTPUT)/fuzzobj/%.o: %.c
 $(OUTPUT)/bin/fuzz/%: $(OUTPUT)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson -lcrypto -lpthread -lm
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson -lcrypto -lpthread $(USER_LDLIBS) -lm
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)

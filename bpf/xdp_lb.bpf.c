@@ -448,3 +448,62 @@ int sl_sweep(struct xdp_md *ctx)
 	bpf_for_each_map_elem(&sl_conns, sl_sweep_one, &sc, 0);
 	return XDP_PASS;
 }
+
+/* ---- L7 upstream choice: run by the agent with BPF_PROG_TEST_RUN, never attached ---- */
+
+/*
+ * The packet is a struct sl_l7_pick (see abi.h). PICK runs the same sl_select()
+ * as a new L4 flow and counts the upstream connection in the backend's active
+ * flows and new-flow stats; RELEASE gives the active count back. Returns XDP_TX
+ * so the rewritten record comes back in data_out.
+ */
+SEC("xdp")
+int sl_l7_pick(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct sl_l7_pick *r = data;
+	struct sl_vip_stats *vs;
+	struct sl_be_stats *bs;
+	struct sl_backend *be;
+	struct sl_vip *vip;
+	__u32 be_id;
+	int id;
+
+	if ((void *)(r + 1) > end)
+		return XDP_ABORTED;
+	if (r->op == SL_L7_RELEASE) {
+		be_id = r->be_id;
+		be = sl_backend_get(be_id);
+		if (be && be->gen == r->be_gen)
+			sl_active_add(be_id, -1);
+		r->result = 0;
+		return XDP_TX;
+	}
+	vip = bpf_map_lookup_elem(&sl_vips, &r->vip);
+	if (!vip) {
+		r->result = -SL_DROP_NO_GROUP;
+		return XDP_TX;
+	}
+	id = sl_select(vip, r->hash, r->vip.family);
+	if (id < 0) {
+		r->result = id;
+		return XDP_TX;
+	}
+	be_id = (__u32)id;
+	be = sl_backend_get(be_id);
+	if (!be) {
+		r->result = -SL_DROP_NO_BACKEND;
+		return XDP_TX;
+	}
+	sl_active_add(be_id, 1);
+	vs = bpf_map_lookup_elem(&sl_vip_stats, &vip->id);
+	if (vs)
+		vs->new_flows++;
+	bs = bpf_map_lookup_elem(&sl_be_stats, &be_id);
+	if (bs)
+		bs->new_flows++;
+	r->be_id = be_id;
+	r->be_gen = be->gen;
+	r->result = 0;
+	return XDP_TX;
+}

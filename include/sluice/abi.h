@@ -256,6 +256,27 @@ struct sl_event {
 	__be32 src[4];	/* client address, network order */
 };
 
+/*
+ * sl_l7_pick: the L7 proxy's upstream choice, run by sluiced with
+ * BPF_PROG_TEST_RUN on this record as the packet, so L7 and L4 traffic of a
+ * VIP share one selection code path and one map state (weights, flags, the
+ * round-robin position, active counts).
+ */
+enum sl_l7_op {
+	SL_L7_PICK = 1,	   /* choose a backend and count one active flow on it */
+	SL_L7_RELEASE = 2, /* an upstream connection ended: active count - 1 */
+};
+
+struct sl_l7_pick {
+	struct sl_vip_key vip; /* in: the VIP */
+	__u32 op;	       /* in: enum sl_l7_op */
+	__u32 hash;	       /* in: flow hash (Maglev; random for the others) */
+	__u32 be_id;	       /* in (RELEASE) / out (PICK): backend id */
+	__s32 result;	       /* out: 0, or -enum sl_drop_reason */
+	__u32 be_gen;	       /* out (PICK): the backend's gen */
+	__u32 pad;
+};
+
 /* Decap program: sl_decap_dst key is struct sl_addr_key, value __u32 (unused). */
 
 _Static_assert(sizeof(struct sl_vip_key) == 20, "sl_vip_key size");
@@ -275,5 +296,6 @@ _Static_assert(sizeof(struct sl_vip_stats) == 32, "sl_vip_stats size");
 _Static_assert(sizeof(struct sl_be_stats) == 32, "sl_be_stats size");
 _Static_assert(sizeof(struct sl_be_active) == 8, "sl_be_active size");
 _Static_assert(sizeof(struct sl_event) == 40, "sl_event size");
+_Static_assert(sizeof(struct sl_l7_pick) == 44, "sl_l7_pick size");
 
 #endif /* SLUICE_ABI_H */

@@ -26,6 +26,7 @@ struct sl_vip_cfg {
 	__u8 proto, strategy, fwd, per_prefix;
 	__u32 conn_rate, conn_burst, pkt_rate, pkt_burst;
 	__u32 id; /* index in per-VIP maps */
+	json_t *l7; /* normalized "l7" object (user/proxy/l7conf.h); NULL: an L4 VIP */
 	struct sl_be be[SL_GROUP_MAX];
 	__u32 n_be;
 };
@@ -37,6 +38,7 @@ struct sl_iface {
 
 struct sl_dp;
 struct sl_journal;
+struct sl_proxy;
 
 struct sl_state {
 	struct sl_vip_cfg *vips[SL_MAX_VIPS];
@@ -49,6 +51,7 @@ struct sl_state {
 	struct sl_dp *dp;	    /* NULL: a model only (replay, validation) */
 	struct sl_journal *journal; /* NULL: changes are not recorded */
 	int check_ifaces;	    /* refuse interfaces that do not exist */
+	struct sl_proxy *proxy;	    /* NULL: no L7 gateway (unit tests, replay) */
 };
 
 /* The outcome of a refused request: a one-line reason and sluicectl's exit status. */
@@ -69,6 +72,9 @@ int sl_state_exec(struct sl_state *st, json_t *req, double now, json_t **result,
 
 /* Write the whole model into the maps and attach its interfaces (after replay). */
 int sl_state_reconcile(struct sl_state *st);
+
+/* Give the L7 gateway (st->proxy) the L7 VIPs as they are now. */
+void sl_state_l7_sync(struct sl_state *st);
 
 /* Once a second: finish drains whose flows are gone or whose time is up. */
 void sl_state_tick(struct sl_state *st, double now);

@@ -456,3 +456,33 @@ int sl_dp_sweep(struct sl_dp *dp)
 
 	return bpf_prog_test_run_opts(bpf_program__fd(dp->skel->progs.sl_sweep), &opts);
 }
+
+int sl_dp_l7_pick(struct sl_dp *dp, const struct sl_vip_key *vip, __u32 hash, __u32 *be_id,
+		  __u32 *be_gen)
+{
+	struct sl_l7_pick r = { .vip = *vip, .op = SL_L7_PICK, .hash = hash };
+	struct sl_l7_pick out = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &r, .data_size_in = sizeof(r),
+		    .data_out = &out, .data_size_out = sizeof(out));
+	int err = bpf_prog_test_run_opts(bpf_program__fd(dp->skel->progs.sl_l7_pick), &opts);
+
+	if (err)
+		return err;
+	if (opts.retval != XDP_TX || opts.data_size_out < sizeof(out))
+		return -EIO;
+	if (out.result < 0)
+		return out.result;
+	*be_id = out.be_id;
+	*be_gen = out.be_gen;
+	return 0;
+}
+
+int sl_dp_l7_release(struct sl_dp *dp, __u32 be_id, __u32 be_gen)
+{
+	struct sl_l7_pick r = { .op = SL_L7_RELEASE, .be_id = be_id, .be_gen = be_gen };
+	struct sl_l7_pick out;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &r, .data_size_in = sizeof(r),
+		    .data_out = &out, .data_size_out = sizeof(out));
+
+	return bpf_prog_test_run_opts(bpf_program__fd(dp->skel->progs.sl_l7_pick), &opts);
+}

@@ -55,5 +55,14 @@ int sl_dp_events_fd(struct sl_dp *dp);
 void sl_dp_events_drain(struct sl_dp *dp);
 /* Run the sweeper once: idle flows release their backends. */
 int sl_dp_sweep(struct sl_dp *dp);
+/*
+ * The L7 proxy's upstream choice, by the data plane's own selection code
+ * (sl_l7_pick): 0 with the backend id and gen (counted as one active flow), or
+ * -enum sl_drop_reason (SL_DROP_NO_BACKEND: none eligible), or -errno.
+ * Thread-safe. Every successful pick is paired with one release.
+ */
+int sl_dp_l7_pick(struct sl_dp *dp, const struct sl_vip_key *vip, __u32 hash, __u32 *be_id,
+		  __u32 *be_gen);
+int sl_dp_l7_release(struct sl_dp *dp, __u32 be_id, __u32 be_gen);
 
 #endif

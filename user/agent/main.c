@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 
 #include "agent.h"
+#include "../proxy/proxy.h"
 #include "dp.h"
 #include "../lib/log.h"
 
@@ -35,6 +36,7 @@ struct opts {
 	const char *admin;
 	int verbose;
 	int detach_on_exit;
+	int workers;
 };
 
 struct client {
@@ -49,12 +51,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluiced [--config FILE] [--state-dir DIR] [--bpffs DIR] [--socket PATH]\n"
-		"               [--admin ADDR:PORT] [--detach-on-exit] [-v]\n"
+		"               [--admin ADDR:PORT] [--workers N] [--detach-on-exit] [-v]\n"
 		"  --config FILE     configuration to start from when the state dir has no journal\n"
 		"  --state-dir DIR   journal of changes (default /var/lib/sluice)\n"
 		"  --bpffs DIR       where maps and links are pinned (default /sys/fs/bpf/sluice)\n"
 		"  --socket PATH     control socket (default /run/sluice/sluiced.sock)\n"
 		"  --admin ADDR:PORT admin endpoint address (default 127.0.0.1:9100)\n"
+		"  --workers N       L7 proxy threads (default 0: one per CPU)\n"
 		"  --detach-on-exit  detach XDP on SIGTERM/SIGINT (default: keep forwarding)\n"
 		"  -v                debug logging\n");
 }
@@ -68,6 +71,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "admin", required_argument, NULL, 'a' },
 		{ "detach-on-exit", no_argument, NULL, 'd' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -88,6 +92,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->socket = optarg; break;
 		case 'a': o->admin = optarg; break;
 		case 'd': o->detach_on_exit = 1; break;
+		case 'w': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 0 || n > 256) {
+				fprintf(stderr, "sluiced: --workers %s: give 0 (one per CPU) to 256\n",
+					optarg);
+				return -1;
+			}
+			o->workers = (int)n;
+			break;
+		}
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -286,6 +302,24 @@ static int apply_config_file(struct sl_state *st, const char *file)
 	return err;
 }
 
+/* The L7 gateway reaches the data plane through these. */
+static int l7_pick(void *ctx, const struct sl_vip_key *vip, __u32 hash, __u32 *be_id,
+		   __u32 *be_gen)
+{
+	return sl_dp_l7_pick(ctx, vip, hash, be_id, be_gen);
+}
+
+static void l7_release(void *ctx, __u32 be_id, __u32 be_gen)
+{
+	if (sl_dp_l7_release(ctx, be_id, be_gen))
+		pr_warn("l7: releasing backend %u: %s", be_id, strerror(errno));
+}
+
+static int l7_backend(void *ctx, __u32 be_id, struct sl_backend *out)
+{
+	return sl_dp_backend_get(ctx, be_id, out);
+}
+
 static int run(struct opts *o)
 {
 	struct epoll_event ev, evs[16];
@@ -314,6 +348,16 @@ static int run(struct opts *o)
 	st.dp = sl_dp_open(o->bpffs);
 	if (!st.dp)
 		goto out;
+	{
+		struct sl_proxy_ops ops = { .pick = l7_pick, .release = l7_release,
+					    .backend = l7_backend, .ctx = st.dp };
+
+		st.proxy = sl_proxy_new(&ops, o->workers);
+		if (!st.proxy) {
+			pr_err("l7: cannot start the proxy workers: %s", strerror(errno));
+			goto out;
+		}
+	}
 	if (replayed || sl_dp_adopted(st.dp))
 		pr_info("state: %d changes replayed from %s/journal; %u VIPs, %u interfaces",
 			replayed, o->state_dir, st.n_vips, st.n_ifaces);
@@ -427,6 +471,7 @@ out:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
+	sl_proxy_free(st.proxy);
 	sl_dp_close(st.dp);
 	sl_journal_close(st.journal);
 	sl_state_free(&st);

@@ -22,6 +22,8 @@
 #include "../lib/group.h"
 #include "../lib/log.h"
 #include "../lib/maglev.h"
+#include "../proxy/l7conf.h"
+#include "../proxy/proxy.h"
 
 #define DEFAULT_DRAIN_TIMEOUT 300
 
@@ -48,8 +50,10 @@ void sl_state_free(struct sl_state *st)
 {
 	__u32 i;
 
-	for (i = 0; i < st->n_vips; i++)
+	for (i = 0; i < st->n_vips; i++) {
+		json_decref(st->vips[i]->l7);
 		free(st->vips[i]);
+	}
 	st->n_vips = 0;
 }
 
@@ -126,7 +130,7 @@ static void vip_value(const struct sl_vip_cfg *v, struct sl_vip *val)
 	val->id = v->id;
 	val->strategy = v->strategy;
 	val->fwd = v->fwd;
-	val->flags = v->per_prefix ? SL_VIP_RL_PREFIX : 0;
+	val->flags = (v->per_prefix ? SL_VIP_RL_PREFIX : 0) | (v->l7 ? SL_VIP_L7 : 0);
 	val->conn_rate = v->conn_rate;
 	val->conn_burst = v->conn_burst;
 	val->pkt_rate = v->pkt_rate;
@@ -297,9 +301,11 @@ static int vip_add(struct sl_state *st, const struct sl_vip_cfg *spec, struct sl
 	if (!v)
 		return refuse(e, 1, "vip %s: out of memory", spec->name);
 	*v = *spec;
+	json_incref(v->l7);
 	v->n_be = 0;
 	v->id = (__u32)id;
 	if (st->dp && vip_publish(st, v)) {
+		json_decref(v->l7);
 		free(v);
 		return refuse(e, 1, "vip %s: the kernel refused the change (see sluiced's log)",
 			      spec->name);
@@ -334,6 +340,7 @@ static void vip_remove(struct sl_state *st, struct sl_vip_cfg *v)
 			st->n_vips--;
 			break;
 		}
+	json_decref(v->l7);
 	free(v);
 	globals_publish(st);
 }
@@ -552,6 +559,37 @@ static int get_limit(json_t *obj, struct sl_vip_cfg *v, const char *path, struct
 	return 0;
 }
 
+/*
+ * "l7": an object (the gateway configuration, user/proxy/l7conf.h) or true
+ * (all defaults). Validated whole here, key files included; the model keeps
+ * the normalized object. On success v->l7 holds a new reference.
+ */
+static int get_l7(json_t *l7, struct sl_vip_cfg *v, const char *path, struct sl_err *e)
+{
+	struct sl_l7_conf *conf;
+	char p[96], err[400];
+	json_t *obj;
+
+	v->l7 = NULL;
+	if (!l7 || json_is_false(l7))
+		return 0;
+	if (!json_is_true(l7) && !json_is_object(l7))
+		return refuse(e, 2, "%s%sl7: must be an object (or true for the defaults)", path,
+			      *path ? "." : "");
+	if (v->proto != IPPROTO_TCP)
+		return refuse(e, 2, "%s%sl7: an L7 VIP must be tcp (remove \"protocol\": \"udp\")",
+			      path, *path ? "." : "");
+	obj = json_is_true(l7) ? json_object() : json_incref(l7);
+	snprintf(p, sizeof(p), "%s%sl7", path, *path ? "." : "");
+	conf = sl_l7_conf_from_json(obj, p, err, sizeof(err));
+	json_decref(obj);
+	if (!conf)
+		return refuse(e, 2, "%s", err);
+	v->l7 = json_incref(conf->json);
+	sl_l7_conf_free(conf);
+	return 0;
+}
+
 /* The VIP fields of vip.add and of a config "vips" entry. */
 static int get_vip(json_t *obj, struct sl_vip_cfg *v, const char *path, struct sl_err *e)
 {
@@ -582,7 +620,7 @@ static int get_vip(json_t *obj, struct sl_vip_cfg *v, const char *path, struct s
 	if (x < 0)
 		return -1;
 	v->fwd = (__u8)x;
-	return 0;
+	return get_l7(json_object_get(obj, "l7"), v, path, e);
 }
 
 /* ---- commands ---- */
@@ -639,12 +677,15 @@ static int do_vip_add(struct ctx *c)
 {
 	static const struct field f[] = { { "name", 1 },     { "address", 1 },	{ "port", 1 },
 					  { "protocol", 0 }, { "strategy", 0 }, { "forward", 0 },
-					  { NULL, 0 } };
+					  { "l7", 0 },	     { NULL, 0 } };
 	struct sl_vip_cfg spec;
+	int err;
 
 	if (fields_check(c->args, f, "", c->e) || get_vip(c->args, &spec, "", c->e))
 		return -1;
-	return vip_add(c->st, &spec, c->e);
+	err = vip_add(c->st, &spec, c->e);
+	json_decref(spec.l7);
+	return err;
 }
 
 static int do_vip_set(struct ctx *c)
@@ -708,6 +749,8 @@ static json_t *vip_json(const struct sl_vip_cfg *v, int with_backends)
 				      (json_int_t)v->conn_rate, "conn_burst",
 				      (json_int_t)v->conn_burst, "pkt_rate", (json_int_t)v->pkt_rate,
 				      "pkt_burst", (json_int_t)v->pkt_burst));
+	if (v->l7)
+		json_object_set(o, "l7", v->l7);
 	if (!with_backends) {
 		json_object_set_new(o, "backends", json_integer(v->n_be));
 		return o;
@@ -1068,6 +1111,8 @@ static int do_stats(struct ctx *c)
 				    json_integer(c->st->dp ? (json_int_t)sl_dp_counter(c->st->dp, i)
 							   : 0));
 	c->result = json_pack("{s:o, s:o, s:o}", "vips", vips, "drops", drops, "counters", counters);
+	if (c->st->proxy)
+		json_object_set_new(c->result, "l7", sl_proxy_stats(c->st->proxy));
 	return 0;
 }
 
@@ -1104,7 +1149,8 @@ static int config_load(struct sl_state *m, json_t *cfg, struct sl_err *e)
 	static const struct field fi[] = { { "name", 1 }, { "mode", 0 }, { NULL, 0 } };
 	static const struct field fv[] = { { "name", 1 },     { "address", 1 },	 { "port", 1 },
 					   { "protocol", 0 }, { "strategy", 0 }, { "forward", 0 },
-					   { "limit", 0 },    { "backends", 0 }, { NULL, 0 } };
+					   { "limit", 0 },    { "backends", 0 }, { "l7", 0 },
+					   { NULL, 0 } };
 	static const struct field fb[] = { { "address", 1 }, { "port", 0 }, { "weight", 0 },
 					   { NULL, 0 } };
 	char path[48], bpath[128];
@@ -1146,10 +1192,15 @@ static int config_load(struct sl_state *m, json_t *cfg, struct sl_err *e)
 			goto fail;
 		if (json_object_get(o, "limit") &&
 		    get_limit(json_object_get(o, "limit"), &spec,
-			      (snprintf(bpath, sizeof(bpath), "%s.limit", path), bpath), e))
+			      (snprintf(bpath, sizeof(bpath), "%s.limit", path), bpath), e)) {
+			json_decref(spec.l7);
 			goto fail;
-		if (vip_add(m, &spec, e))
+		}
+		if (vip_add(m, &spec, e)) {
+			json_decref(spec.l7);
 			goto prefix;
+		}
+		json_decref(spec.l7);
 		v = vip_find(m, spec.name);
 		bes = json_object_get(o, "backends");
 		if (bes && !json_is_array(bes)) {
@@ -1263,6 +1314,12 @@ static int do_apply(struct ctx *c)
 			v = vip_find(st, nv->name);
 			changes++;
 		}
+		if ((v->l7 || nv->l7) && (!v->l7 || !nv->l7 || !json_equal(v->l7, nv->l7))) {
+			json_decref(v->l7);
+			v->l7 = json_incref(nv->l7);
+			vip_publish(st, v);
+			changes++;
+		}
 		if (v->strategy != nv->strategy || v->fwd != nv->fwd ||
 		    v->per_prefix != nv->per_prefix || v->conn_rate != nv->conn_rate ||
 		    v->conn_burst != nv->conn_burst || v->pkt_rate != nv->pkt_rate ||
@@ -1329,6 +1386,31 @@ static const struct {
 	{ "config.show", do_config_show, 0 },
 };
 
+/* Give the L7 gateway the L7 VIPs as they are now. */
+void sl_state_l7_sync(struct sl_state *st)
+{
+	static struct sl_proxy_vip pv[SL_MAX_VIPS];
+	char err[512];
+	size_t n = 0;
+	__u32 i;
+
+	if (!st->proxy)
+		return;
+	for (i = 0; i < st->n_vips; i++) {
+		struct sl_vip_cfg *v = st->vips[i];
+
+		if (!v->l7)
+			continue;
+		pv[n].name = v->name;
+		vip_key(v, &pv[n].key);
+		pv[n].ep = v->ep;
+		pv[n].l7 = v->l7;
+		n++;
+	}
+	if (sl_proxy_sync(st->proxy, pv, n, err, sizeof(err)))
+		pr_err("l7: %s", err);
+}
+
 int sl_state_exec(struct sl_state *st, json_t *req, double now, json_t **result, struct sl_err *e)
 {
 	static const struct field f[] = { { "cmd", 1 }, { "args", 0 }, { NULL, 0 } };
@@ -1371,6 +1453,8 @@ int sl_state_exec(struct sl_state *st, json_t *req, double now, json_t **result,
 		json_decref(c.result);
 		return -1;
 	}
+	if (commands[i].changes)
+		sl_state_l7_sync(st);
 	*result = c.result ? c.result : json_object();
 	return 0;
 }
@@ -1416,6 +1500,7 @@ int sl_state_reconcile(struct sl_state *st)
 		err |= vip_publish(st, v);
 	}
 	globals_publish(st);
+	sl_state_l7_sync(st);
 	for (i = 0; i < st->n_ifaces; i++)
 		if (sl_dp_attach(st->dp, st->ifaces[i].name, st->ifaces[i].generic, e.msg,
 				 sizeof(e.msg))) {

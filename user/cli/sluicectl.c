@@ -27,12 +27,14 @@ enum opt {
 	OPT_PKT_RATE,
 	OPT_PKT_BURST,
 	OPT_PER,
+	OPT_L7,
 	OPT__MAX,
 };
 
 static const char *const opt_names[OPT__MAX] = {
 	"mode",	     "strategy",   "forward",  "weight",    "timeout",
 	"conn-rate", "conn-burst", "pkt-rate", "pkt-burst", "per",
+	"l7",
 };
 
 #define O(x) (1u << OPT_##x)
@@ -323,6 +325,25 @@ static int cmd_vip_add(struct ctl *c, const struct args *a)
 	set(args, "protocol", json_string(proto));
 	set(args, "strategy", json_string(strategy));
 	set(args, "forward", json_string(forward));
+	if (a->opt[OPT_L7]) {
+		json_t *l7;
+
+		if (!strcmp(a->opt[OPT_L7], "default")) {
+			l7 = json_true();
+		} else {
+			json_error_t je;
+
+			l7 = json_load_file(a->opt[OPT_L7], JSON_REJECT_DUPLICATES, &je);
+			if (!l7) {
+				ctl_err("--l7 %s: %s (line %d): give a JSON file holding the \"l7\" "
+					"object, or 'default'",
+					a->opt[OPT_L7], je.text, je.line);
+				json_decref(args);
+				return SL_CTL_USAGE;
+			}
+		}
+		set(args, "l7", l7);
+	}
 	return change(c, request("vip.add", args));
 }
 
@@ -647,11 +668,11 @@ static const struct cmd cmds[] = {
 	{ .group = "vip",
 	  .name = "add",
 	  .synopsis = "vip add NAME ADDR:PORT[/tcp|/udp] [--strategy " SL_STRATEGY_NAMES
-		      "] [--forward " SL_FWD_NAMES "]",
+		      "] [--forward " SL_FWD_NAMES "] [--l7 default|FILE]",
 	  .pos_names = { "NAME", "ADDR:PORT" },
 	  .min_pos = 2,
 	  .max_pos = 2,
-	  .opts = O(STRATEGY) | O(FORWARD),
+	  .opts = O(STRATEGY) | O(FORWARD) | O(L7),
 	  .run = cmd_vip_add },
 	{ .group = "vip",
 	  .name = "set",

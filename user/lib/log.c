@@ -11,6 +11,8 @@ static enum sl_log_level max_level = SL_LOG_INFO;
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 static void vlog(enum sl_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void vlog(enum sl_log_level level, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	size_t n;
@@ -34,6 +36,8 @@ void sl_log(enum sl_log_level level, const char *fmt, ...)
 }
 
 /* libbpf warnings are ours at info, its info at debug, its debug not at all. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG)
