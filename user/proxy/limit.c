@@ -37,7 +37,7 @@
 #define SL_LIMIT_PER_MS_MAX 86400000u /* one day */
 #define SL_LIMIT_KEYS_MAX (1u << 24)
 #define SL_LIMIT_SHARDS 16u
-#define SL_LIMIT_BUCKETS_MAX (1u << 16) /* per shard: huge tables get longer chains */
+#define SL_LIMIT_BUCKETS_MAX (1u << 20) /* per shard */
 #define SL_LIMIT_SHARD_MIN_KEYS 256u /* no shard smaller than this, unless there is one */
 #define SL_LIMIT_KEY_BYTES 128 /* longer keys: these bytes, then the full hash decides */
 
@@ -181,9 +181,7 @@ static struct sl_limit *limit_new(uint32_t max_keys)
 
 		/* split max_keys exactly: the first (max_keys % n) shards hold one more */
 		s->cap = max_keys / n_shards + (i < max_keys % n_shards);
-		s->n_buckets = 16;
-		while (s->n_buckets < s->cap && s->n_buckets < SL_LIMIT_BUCKETS_MAX)
-			s->n_buckets <<= 1;
+		s->n_buckets = 16; /* doubled as keys arrive (shard_grow) */
 		pthread_mutex_init(&s->lock, NULL);
 		s->buckets = calloc(s->n_buckets, sizeof(*s->buckets));
 		if (!s->buckets) {
@@ -375,6 +373,29 @@ static void shard_remove(struct sl_limit_shard *s, struct sl_limit_entry *e)
 	free(e);
 }
 
+/* Double the buckets when chains average over two entries; failing is harmless. */
+static void shard_grow(struct sl_limit_shard *s)
+{
+	uint32_t i, n = s->n_buckets * 2;
+	struct sl_limit_entry **b, *e, *next;
+
+	if (s->count <= 2 * s->n_buckets || n > SL_LIMIT_BUCKETS_MAX)
+		return;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (i = 0; i < s->n_buckets; i++) {
+		for (e = s->buckets[i]; e; e = next) {
+			next = e->hnext;
+			e->hnext = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->n_buckets = n;
+}
+
 /*
  * The entry for a key, created (fresh: zero state) when absent; NULL only when
  * out of memory. Called with the shard locked.
@@ -409,6 +430,7 @@ static struct sl_limit_entry *shard_get(struct sl_limit_shard *s, uint64_t hash,
 	*head = e;
 	lru_push(s, e);
 	s->count++;
+	shard_grow(s);
 	*fresh = true;
 	return e;
 }
