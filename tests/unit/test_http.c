@@ -111,6 +111,7 @@ static void run_cuts(struct run *r, enum sl_http_kind kind, int req_method,
 				     head_now);
 			} else {
 				ASSERT_EQ(ev, SL_HTTP_ERROR, "event");
+				ASSERT_EQ(used, 0, "bytes consumed by a refusal");
 				outf(r, "ERROR %d\n", sl_http_error_status(p));
 				snprintf(r->reason, sizeof(r->reason), "%s", sl_http_error(p));
 			}

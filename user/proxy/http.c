@@ -480,6 +480,7 @@ static enum sl_http_event feed_head(struct sl_http_parser *p, const char *buf, s
 				    size_t *used)
 {
 	size_t n = len, room = p->lim.max_head - p->len;
+	enum sl_http_event ev;
 	llhttp_errno_t e;
 
 	*used = 0;
@@ -493,11 +494,11 @@ static enum sl_http_event feed_head(struct sl_http_parser *p, const char *buf, s
 	if (e == HPE_OK) {
 		if (head_scan(p, buf, n))
 			return SL_HTTP_ERROR;
-		*used = n;
 		if (p->hs == HS_DONE)
 			return fail(p, 400, "head ended where llhttp saw none (framing disagreement)");
 		if (p->len == p->lim.max_head)
 			return fail(p, 431, "head over max_head");
+		*used = n;
 		return SL_HTTP_NEED_MORE;
 	}
 	n = llhttp_get_error_pos(&p->ll) - buf;
@@ -507,8 +508,10 @@ static enum sl_http_event feed_head(struct sl_http_parser *p, const char *buf, s
 		return SL_HTTP_ERROR;
 	if (e != HPE_PAUSED)
 		return fail(p, 400, llhttp_get_error_reason(&p->ll));
-	*used = n;
-	return head_done(p);
+	ev = head_done(p);
+	if (ev != SL_HTTP_ERROR)
+		*used = n;
+	return ev;
 }
 
 /* Scan chunked framing; returns 0, or -1 with the parser in ST_ERROR. */
