@@ -9,7 +9,7 @@
  *     "limits":   {"max_request_line": 8192, "max_head": 65536, "max_headers": 100},
  *     "timeouts_ms": {"connect": 2000, "header": 10000, "request": 30000, "idle": 60000},
  *     "request_id_header": "X-Request-Id",    default; "" = none
- *     "routes": [ {                            longest match first (see route.h)
+ *     "routes": [ {                            matched as sl_route_match() says
  *        "name": "api",                        required, unique in the VIP, [A-Za-z0-9_.-]{1,31}
  *        "host": "api.example.com" | "*.example.com" | "*"   default "*"
  *        "path": "/api/",                      prefix, must start with "/"; default "/"
@@ -78,6 +78,12 @@ void sl_l7_conf_free(struct sl_l7_conf *c);
  * Host-specific routes beat "*"; exact hosts beat wildcards; a longer wildcard
  * suffix beats a shorter one; then the longest path prefix wins; ties keep
  * configuration order. NULL: no route matches (404).
+ * A path prefix matches when the target's path (up to '?' or '#') starts with it
+ * and the prefix ends with '/' or the path ends or goes on with '/' right after
+ * it: "/api" matches "/api", "/api/x", "/api?q", not "/apix"; "/api/" does not
+ * match "/api". Paths compare as received (no percent-decoding or dot-segment
+ * removal). An absent or empty Host only matches "*" routes; an absolute-form
+ * target ("http://h/p") supplies the host and path and the Host header is ignored.
  */
 const struct sl_route *sl_route_match(const struct sl_l7_conf *c, const char *host,
 				      size_t host_len, const char *target, size_t target_len);
