@@ -325,8 +325,9 @@ lab_sluiced_start() {
 			return 1
 		fi
 		_i=$((_i + 1))
-		if [ "$_i" -gt 100 ]; then
-			echo "lab: sluiced did not answer on $LAB_SOCK within 10 s" >&2
+		# 60 s: under QEMU's software emulation sluiced takes ~5 s to answer
+		if [ "$_i" -gt 600 ]; then
+			echo "lab: sluiced did not answer on $LAB_SOCK within 60 s" >&2
 			return 1
 		fi
 		sleep 0.1
