@@ -1288,7 +1288,7 @@ out:
 /* Loads on this kernel; prints the sizes docs/architecture.md reports. */
 TEST(xdp_lb_programs_load_and_report_verifier_cost)
 {
-	struct bpf_program *progs[2];
+	struct bpf_program *progs[3];
 	struct lb lb;
 	int i;
 
@@ -1296,7 +1296,8 @@ TEST(xdp_lb_programs_load_and_report_verifier_cost)
 		return;
 	progs[0] = lb.skel->progs.sl_xdp;
 	progs[1] = lb.skel->progs.sl_sweep;
-	for (i = 0; i < 2; i++) {
+	progs[2] = lb.skel->progs.sl_l7_pick;
+	for (i = 0; i < 3; i++) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 
@@ -1347,6 +1348,76 @@ TEST(sweeper_treats_a_stamp_newer_than_its_clock_as_fresh)
 	ASSERT_OK(lb_sweep(&lb), "sweeper run");
 	ASSERT_EQ(lb_counter(&lb, SL_C_CT_EXPIRED), 0, "flows expired");
 	ASSERT_EQ(lb_active(&lb, 0), 1, "the flow is still counted");
+out:
+	lb_close(&lb);
+}
+
+/* ---- the L7 proxy's upstream choice (sl_l7_pick) ---- */
+
+static int l7_call(struct lb *lb, const struct sl_vip_key *k, __u32 op, __u32 be, __u32 gen,
+		   struct sl_l7_pick *out)
+{
+	struct sl_l7_pick r = { .vip = *k, .op = op, .hash = 7, .be_id = be, .be_gen = gen };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = &r, .data_size_in = sizeof(r), .data_out = out,
+		    .data_size_out = sizeof(*out));
+	int err = bpf_prog_test_run_opts(bpf_program__fd(lb->skel->progs.sl_l7_pick), &o);
+
+	return err ? err : (int)o.retval;
+}
+
+/*
+ * L7 picks run the data plane's own selection: they continue the VIP's shared
+ * round-robin position (an XDP flow takes the next backend after them), count
+ * in the backends' active flows like L4 flows do, and release exactly what
+ * they took (a release for a reused slot's old gen changes nothing).
+ */
+TEST(l7_pick_shares_rr_position_and_active_counts_with_xdp)
+{
+	static const __u32 w[3] = { 1, 1, 1 };
+	struct sl_vip_key k = { .port = htons(80), .proto = IPPROTO_TCP, .family = SL_AF_INET };
+	struct sl_l7_pick out[3], tmp;
+	struct sl_pkt_spec s;
+	struct lb lb;
+	int i, xdp_be;
+
+	inet_pton(AF_INET, VIP4, k.addr);
+	if (open_lb(&lb, NULL))
+		return;
+	if (setup(&lb, 1, 4, IPPROTO_TCP, SL_STRAT_RR, SL_FWD_DSR, w, 3, 2, 0))
+		goto out;
+	for (i = 0; i < 3; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		ASSERT_EQ(l7_call(&lb, &k, SL_L7_PICK, 0, 0, &out[i]), XDP_TX, "pick runs");
+		ASSERT_EQ(out[i].result, 0, "pick found a backend");
+		ASSERT_EQ(out[i].be_gen, 1, "pick reports the slot's gen");
+	}
+	ASSERT_TRUE(out[0].be_id != out[1].be_id && out[1].be_id != out[2].be_id &&
+			    out[0].be_id != out[2].be_id,
+		    "three rr picks visit three backends");
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(lb_active(&lb, out[i].be_id), 1, "a pick counts one active flow");
+	s = spec(4, IPPROTO_TCP, CLI4, 40000, VIP4, 80, TCP_SYN);
+	i = run_spec(&lb, &s, NULL, NULL);
+	ASSERT_TRUE(i == XDP_TX || i == XDP_REDIRECT, "an L4 flow after the picks is forwarded");
+	xdp_be = out_backend();
+	ASSERT_EQ(xdp_be, (int)out[0].be_id, "the L4 flow continues the same rr position");
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(l7_call(&lb, &k, SL_L7_RELEASE, out[i].be_id, out[i].be_gen, &tmp), XDP_TX,
+			  "release runs");
+	ASSERT_EQ(lb_active(&lb, out[0].be_id), 1, "only the L4 flow stays on its backend");
+	ASSERT_EQ(lb_active(&lb, out[1].be_id), 0, "released");
+	ASSERT_EQ(l7_call(&lb, &k, SL_L7_RELEASE, out[0].be_id, 9, &tmp), XDP_TX, "stale release");
+	ASSERT_EQ(lb_active(&lb, out[0].be_id), 1, "a release for another gen changes nothing");
+	ASSERT_EQ(lb_be_stats(&lb, out[1].be_id).new_flows, 1, "picks count as new flows");
+
+	/* every backend down: the pick says so, as XDP would drop */
+	for (i = 0; i < 3; i++)
+		lb_backend(&lb, 2 + i, be_addr(4, 2 + i), 0, 1, 1, SL_BE_DOWN, 1);
+	ASSERT_EQ(l7_call(&lb, &k, SL_L7_PICK, 0, 0, &tmp), XDP_TX, "pick runs");
+	ASSERT_EQ(tmp.result, -SL_DROP_NO_BACKEND, "no eligible backend");
+	k.port = htons(81);
+	ASSERT_EQ(l7_call(&lb, &k, SL_L7_PICK, 0, 0, &tmp), XDP_TX, "pick runs");
+	ASSERT_EQ(tmp.result, -SL_DROP_NO_GROUP, "an unknown VIP");
 out:
 	lb_close(&lb);
 }

@@ -929,6 +929,38 @@ static int method_idempotent(int m)
 
 static void go_tunnel(struct conn *c);
 
+/*
+ * Routes match the path as received, so a path a backend would read
+ * differently is refused: dot-segments ("/./", "/../"), encoded dots and
+ * slashes ("%2e", "%2f", "%5c") and backslashes. Otherwise "/open/../admin"
+ * could match an open route and reach a protected one.
+ */
+static const char *ambiguous_path(const char *t, size_t len)
+{
+	size_t i, seg = 0;
+
+	for (i = 0; i < len && t[i] != '?' && t[i] != '#'; i++) {
+		char c = t[i];
+
+		if (c == '\\')
+			return "a backslash";
+		if (c == '%' && i + 2 < len &&
+		    ((t[i + 1] == '2' && strchr("eEfF", t[i + 2])) ||
+		     (t[i + 1] == '5' && strchr("cC", t[i + 2]))))
+			return "an encoded '.', '/' or '\\'";
+		if (c == '/') {
+			size_t n = i - seg;
+
+			if ((n == 1 && t[seg] == '.') || (n == 2 && t[seg] == '.' && t[seg + 1] == '.'))
+				return "a '.' or '..' segment";
+			seg = i + 1;
+		}
+	}
+	if ((i - seg == 1 && t[seg] == '.') || (i - seg == 2 && t[seg] == '.' && t[seg + 1] == '.'))
+		return "a '.' or '..' segment";
+	return NULL;
+}
+
 static void handle_head(struct conn *c, int upgrade)
 {
 	const struct sl_http_head *h = sl_http_head(c->req);
@@ -955,6 +987,16 @@ static void handle_head(struct conn *c, int upgrade)
 	c->subject[0] = 0;
 	c->status = 0;
 
+	if (!c->connect_method) {
+		const char *why = ambiguous_path(h->target, h->target_len);
+
+		if (why) {
+			c->keep = c->keep && c->req_done;
+			refuse(c, V_BAD_REQUEST, 400, NULL, "bad request\n",
+			       "the path has %s (routes match the path as sent)", why);
+			return;
+		}
+	}
 	host = sl_http_find(h, "host");
 	r = sl_route_match(cf, host ? host->value : NULL, host ? host->value_len : 0, h->target,
 			   h->target_len);
