@@ -61,6 +61,9 @@ struct sl_splice_stats {
 	uint64_t flows;	 /* flows started */
 	uint64_t active; /* flows not yet ended */
 	uint64_t bytes;	 /* bytes moved by the kernel, both directions, all flows */
+	/* added with the implementation: */
+	uint64_t kernel_bytes; /* of bytes, those the verdict redirected (the rest were
+				* copied by splice.c while starting a flow) */
 };
 void sl_splice_get_stats(struct sl_splice *s, struct sl_splice_stats *out);
 
