@@ -10,6 +10,20 @@
  *
  * Prints "httpd NAME: listening on PORT..." on stdout once every socket is
  * listening, so a script may wait for that line.
+ *
+ * Request bodies (Content-Length, or chunked) are read and discarded. A few
+ * paths answer differently, for the L7 gateway's tests; every other path gets
+ * the answer above:
+ *   /echo[?...]     200, the body is the request head exactly as received,
+ *                   then "body LENGTH SHA256\n" over the decoded request body
+ *                   (answered once the whole body has arrived)
+ *   /status/NNN     that status (200..599), body "NAME\n" (none for 204/304)
+ *   /slow/MS        the usual answer, written MS milliseconds later
+ * A malformed chunked body closes the connection.
+ *
+ * With HTTPD_LOG=1 in the environment, every request head received is also
+ * printed on stdout as "req METHOD TARGET", so a test can tell exactly which
+ * requests reached the backend.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -19,15 +33,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <openssl/evp.h>
 
 #define MAX_PORTS 16
 #define REQ_MAX 8192 /* a request head longer than this is refused with 431 */
+
+enum chunk_state { CH_NONE, CH_SIZE, CH_DATA, CH_DATA_CRLF, CH_TRAILER };
 
 struct conn {
 	struct conn *prev, *next; /* every open connection, for the exit */
@@ -38,6 +56,13 @@ struct conn {
 	char *out;	 /* pending response bytes */
 	size_t out_len;
 	size_t out_off;
+	enum chunk_state chunk; /* CH_NONE: no chunked body in progress */
+	uint64_t chunk_left;	/* bytes of the current chunk still to come */
+	char *echo;		/* /echo: the request head, answered after the body */
+	size_t echo_len;
+	uint64_t body_len; /* /echo: decoded body bytes so far */
+	EVP_MD_CTX *md;	   /* /echo: their SHA-256 */
+	uint64_t hold_ms;  /* /slow: write nothing before this (CLOCK_MONOTONIC ms) */
 	char buf[REQ_MAX];
 };
 
@@ -53,6 +78,15 @@ static char response[512];
 static size_t response_len;
 static int listen_fds[MAX_PORTS];
 static struct conn *conns;
+static int log_requests; /* HTTPD_LOG=1 */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void die(const char *what)
 {
@@ -99,6 +133,8 @@ static void conn_free(int ep, struct conn *c)
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->out);
+	free(c->echo);
+	EVP_MD_CTX_free(c->md);
 	free(c);
 }
 
@@ -136,6 +172,155 @@ static int queue(struct conn *c, const char *data, size_t len)
 	return 0;
 }
 
+/* Drop the first @n bytes of c->buf, feeding them to the /echo digest. */
+static void eat_body(struct conn *c, size_t n)
+{
+	if (c->md) {
+		EVP_DigestUpdate(c->md, c->buf, n);
+		c->body_len += n;
+	}
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
+/* Step through a chunked body in c->buf. Returns 1 when it ended, 0 when more
+ * bytes are needed, -1 when it is malformed. */
+static int chunked(struct conn *c)
+{
+	for (;;) {
+		char *eol, *p;
+		size_t n;
+
+		switch (c->chunk) {
+		case CH_SIZE:
+		case CH_TRAILER:
+			eol = memmem(c->buf, c->len, "\r\n", 2);
+			if (!eol)
+				return c->len == sizeof(c->buf) ? -1 : 0;
+			n = (size_t)(eol - c->buf) + 2;
+			if (c->chunk == CH_TRAILER) {
+				memmove(c->buf, c->buf + n, c->len - n);
+				c->len -= n;
+				if (n == 2) {
+					c->chunk = CH_NONE;
+					return 1;
+				}
+				break;
+			}
+			c->chunk_left = 0;
+			for (p = c->buf; p < eol && *p != ';'; p++) {
+				int d = *p >= '0' && *p <= '9' ? *p - '0' :
+					*p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
+					*p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+
+				if (d < 0 || c->chunk_left >> 60)
+					return -1;
+				c->chunk_left = c->chunk_left * 16 + (uint64_t)d;
+			}
+			if (p == c->buf)
+				return -1;
+			memmove(c->buf, c->buf + n, c->len - n);
+			c->len -= n;
+			c->chunk = c->chunk_left ? CH_DATA : CH_TRAILER;
+			break;
+		case CH_DATA:
+			n = c->chunk_left < c->len ? (size_t)c->chunk_left : c->len;
+			eat_body(c, n);
+			c->chunk_left -= n;
+			if (c->chunk_left)
+				return 0;
+			c->chunk = CH_DATA_CRLF;
+			break;
+		case CH_DATA_CRLF:
+			if (c->len < 2)
+				return 0;
+			if (memcmp(c->buf, "\r\n", 2))
+				return -1;
+			memmove(c->buf, c->buf + 2, c->len - 2);
+			c->len -= 2;
+			c->chunk = CH_SIZE;
+			break;
+		default:
+			return 1;
+		}
+	}
+}
+
+/* The request body has ended: queue a deferred /echo answer. */
+static int body_done(struct conn *c)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char line[200], hdr[160];
+	unsigned int mdlen = 0, i;
+	int n, rc;
+
+	if (!c->echo)
+		return 0;
+	n = snprintf(line, sizeof(line), "body %llu ", (unsigned long long)c->body_len);
+	EVP_DigestFinal_ex(c->md, md, &mdlen);
+	for (i = 0; i < mdlen; i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%02x", md[i]);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, "\n");
+	snprintf(hdr, sizeof(hdr),
+		 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
+		 c->echo_len + (size_t)n);
+	rc = queue(c, hdr, strlen(hdr)) || queue(c, c->echo, c->echo_len) ||
+	     queue(c, line, (size_t)n);
+	free(c->echo);
+	c->echo = NULL;
+	EVP_MD_CTX_free(c->md);
+	c->md = NULL;
+	return rc ? -1 : 0;
+}
+
+/* Queue the answer to the request whose head is [c->buf, head_end): the usual
+ * one, or what its path asks for (see the top of this file). */
+static int answer(struct conn *c, const char *head_end)
+{
+	const char *sp1, *sp2, *t, *eol = memchr(c->buf, '\n', (size_t)(head_end - c->buf));
+	size_t tl;
+
+	sp1 = eol ? memchr(c->buf, ' ', (size_t)(eol - c->buf)) : NULL;
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+	if (!sp2)
+		return queue(c, response, response_len);
+	t = sp1 + 1;
+	tl = (size_t)(sp2 - t);
+	if (log_requests) {
+		printf("req %.*s %.*s\n", (int)(sp1 - c->buf), c->buf, (int)(tl > 300 ? 300 : tl),
+		       t);
+		fflush(stdout);
+	}
+	if (tl >= 5 && !memcmp(t, "/echo", 5) && (tl == 5 || t[5] == '?')) {
+		c->echo_len = (size_t)(head_end - c->buf);
+		c->echo = malloc(c->echo_len);
+		c->md = EVP_MD_CTX_new();
+		if (!c->echo || !c->md || !EVP_DigestInit_ex(c->md, EVP_sha256(), NULL))
+			return -1;
+		memcpy(c->echo, c->buf, c->echo_len);
+		c->body_len = 0;
+		return 0; /* answered by body_done() */
+	}
+	if (tl > 8 && !memcmp(t, "/status/", 8)) {
+		char r[512];
+		int st = atoi(t + 8), n;
+
+		if (st < 200 || st > 599)
+			st = 500;
+		if (st == 204 || st == 304)
+			n = snprintf(r, sizeof(r), "HTTP/1.1 %d Status\r\n\r\n", st);
+		else
+			n = snprintf(r, sizeof(r),
+				     "HTTP/1.1 %d Status\r\nContent-Type: text/plain\r\n"
+				     "Content-Length: %zu\r\n\r\n%s\n",
+				     st, strlen(name) + 1, name);
+		return queue(c, r, (size_t)n);
+	}
+	if (tl > 6 && !memcmp(t, "/slow/", 6))
+		c->hold_ms = now_ms() + (uint64_t)atoi(t + 6);
+	return queue(c, response, response_len);
+}
+
 /* Answer every complete request in c->buf. Returns 0, or -1 to close now. */
 static int serve(struct conn *c)
 {
@@ -147,11 +332,22 @@ static int serve(struct conn *c)
 		if (c->skip) {
 			size_t n = c->skip < c->len ? c->skip : c->len;
 
-			memmove(c->buf, c->buf + n, c->len - n);
-			c->len -= n;
+			eat_body(c, n);
 			c->skip -= n;
 			if (c->skip)
 				return 0;
+			if (body_done(c))
+				return -1;
+		}
+		if (c->chunk != CH_NONE) {
+			int r = chunked(c);
+
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				return 0;
+			if (body_done(c))
+				return -1;
 		}
 		if (c->close_after) {
 			c->len = 0; /* ignore anything sent after "Connection: close" */
@@ -179,13 +375,20 @@ static int serve(struct conn *c)
 			c->close_after = 1;
 		else if (http10 && !(v && !strncasecmp(v, "keep-alive", 10)))
 			c->close_after = 1;
-		v = header(first_eol ? first_eol + 1 : c->buf, head_end, "content-length:");
-		if (v)
-			c->skip = strtoul(v, NULL, 10);
-		if (queue(c, response, response_len))
+		v = header(first_eol ? first_eol + 1 : c->buf, head_end, "transfer-encoding:");
+		if (v && !strncasecmp(v, "chunked", 7)) {
+			c->chunk = CH_SIZE;
+		} else {
+			v = header(first_eol ? first_eol + 1 : c->buf, head_end, "content-length:");
+			if (v)
+				c->skip = strtoul(v, NULL, 10);
+		}
+		if (answer(c, head_end))
 			return -1;
 		memmove(c->buf, head_end, c->len - (size_t)(head_end - c->buf));
 		c->len -= (size_t)(head_end - c->buf);
+		if (!c->skip && c->chunk == CH_NONE && body_done(c))
+			return -1;
 	}
 }
 
@@ -194,7 +397,7 @@ static int flush(int ep, struct conn *c)
 {
 	struct epoll_event ev = { .data.ptr = c };
 
-	while (c->out_off < c->out_len) {
+	while (c->out_off < c->out_len && (!c->hold_ms || now_ms() >= c->hold_ms)) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
@@ -206,13 +409,17 @@ static int flush(int ep, struct conn *c)
 		c->out_off += (size_t)n;
 	}
 	if (c->out_off == c->out_len) {
+		c->hold_ms = 0;
 		free(c->out);
 		c->out = NULL;
 		c->out_len = c->out_off = 0;
 		if (c->close_after)
 			return -1;
 		ev.events = EPOLLIN;
+	} else if (c->hold_ms && now_ms() < c->hold_ms) {
+		ev.events = EPOLLIN; /* the main loop's timeout wakes us */
 	} else {
+		c->hold_ms = 0;
 		ev.events = EPOLLIN | EPOLLOUT;
 	}
 	return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) ? -1 : 0;
@@ -290,6 +497,7 @@ int main(int argc, char **argv)
 	}
 	name = argv[1];
 	nports = argc - 2;
+	log_requests = getenv("HTTPD_LOG") && !strcmp(getenv("HTTPD_LOG"), "1");
 	response_len = (size_t)snprintf(response, sizeof(response),
 					"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 					"Content-Length: %zu\r\n\r\n%s\n",
@@ -330,7 +538,20 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(ep, evs, 64, -1);
+		uint64_t now = now_ms(), next = 0;
+		struct conn *c, *cn;
+		int n;
+
+		/* /slow answers whose time has come; the nearest one still held */
+		for (c = conns; c; c = cn) {
+			cn = c->next;
+			if (c->hold_ms && now >= c->hold_ms && flush(ep, c))
+				conn_free(ep, c);
+			else if (c->hold_ms && (!next || c->hold_ms < next))
+				next = c->hold_ms;
+		}
+		now = now_ms();
+		n = epoll_wait(ep, evs, 64, !next ? -1 : next > now ? (int)(next - now) : 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
