@@ -622,8 +622,12 @@ static void respond(struct conn *c, int status, const char *extra, const char *b
 		close_after = 1; /* its body is still coming: we will not read it */
 	if (!c->keep)
 		close_after = 1;
-	buf_printf(&c->cout, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n",
-		   status, sl_http_reason(status), strlen(body));
+	if (status == 204 || status == 304)
+		buf_printf(&c->cout, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
+	else
+		buf_printf(&c->cout,
+			   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n",
+			   status, sl_http_reason(status), strlen(body));
 	if (extra)
 		buf_printf(&c->cout, "%s", extra);
 	if (c->origin && c->route && c->route->cors &&
@@ -723,7 +727,8 @@ static int up_open(struct conn *c, __u32 avoid)
 	if (p->ops.backend(p->ops.ctx, id, &be))
 		return 502;
 
-	u = pool_take(c->w, vk, id, gen);
+	/* a CONNECT tunnel needs a connection of its own */
+	u = c->connect_method ? NULL : pool_take(c->w, vk, id, gen);
 	if (u) {
 		c->up = u;
 		c->up_reused = 1;
@@ -759,7 +764,8 @@ static int up_open(struct conn *c, __u32 avoid)
 attach:
 	u->tag.kind = T_UP;
 	u->tag.obj = c;
-	ep_ctl(c->w, EPOLL_CTL_ADD, u->fd, EPOLLOUT | EPOLLIN | EPOLLRDHUP, &u->tag);
+	c->uev = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
+	ep_ctl(c->w, EPOLL_CTL_ADD, u->fd, c->uev, &u->tag);
 	return 0;
 }
 
@@ -1313,9 +1319,9 @@ static int pump_proxy(struct conn *c)
 					       ev != SL_HTTP_UPGRADE))
 				c->keep = 0;
 			if (ev == SL_HTTP_UPGRADE) {
+				/* the backend stays counted (and picked) while the tunnel lives */
 				build_client_head(c, h);
 				count_status(c, c->status);
-				conn_end_request(c);
 				go_tunnel(c);
 				return 1;
 			}
@@ -1588,7 +1594,6 @@ static void on_up(struct conn *c, uint32_t events)
 			buf_printf(&c->cout, "HTTP/1.1 200 Connection Established\r\n\r\n");
 			c->status = 200;
 			count_status(c, 200);
-			conn_end_request(c);
 			go_tunnel(c);
 		}
 	}
