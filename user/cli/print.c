@@ -200,7 +200,8 @@ int ctl_print_vips(const json_t *result)
 		table_addf(&t, "%s", endpoint(v, ep, sizeof(ep)));
 		table_addf(&t, "%s", str(v, "protocol"));
 		table_addf(&t, "%s", str(v, "strategy"));
-		table_addf(&t, "%s", str(v, "forward"));
+		/* an L7 VIP's traffic goes through the gateway, not a forwarding mode */
+		table_addf(&t, "%s", json_object_get(v, "l7") ? "l7" : str(v, "forward"));
 		table_addf(&t, "%s", num(v, "backends", n, sizeof(n)));
 		table_addf(&t, "%s", lim);
 	}
@@ -270,6 +271,43 @@ static void print_nonzero(const char *label, const json_t *o)
 	putchar('\n');
 }
 
+/* The L7 gateway's per-VIP counters (docs/gateway.md), when there are L7 VIPs. */
+static void print_l7(const json_t *l7)
+{
+	static const char *const cols[] = { "requests",	    "status_2xx",   "status_4xx",
+					    "status_5xx",   "unauthorized", "rate_limited",
+					    "copied_bytes", "spliced_bytes" };
+	struct table t = { .align = "lrrrrrrrr" };
+	const char *name;
+	const json_t *v;
+	char n[32];
+	size_t i;
+
+	if (!json_is_object(l7))
+		return;
+	table_addf(&t, "L7 VIP");
+	table_addf(&t, "REQUESTS");
+	table_addf(&t, "2XX");
+	table_addf(&t, "4XX");
+	table_addf(&t, "5XX");
+	table_addf(&t, "401");
+	table_addf(&t, "429");
+	table_addf(&t, "COPIED");
+	table_addf(&t, "SPLICED");
+	json_object_foreach((json_t *)l7, name, v) {
+		if (name[0] == '_')
+			continue;
+		table_addf(&t, "%s", name);
+		for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+			table_addf(&t, "%s", num(v, cols[i], n, sizeof(n)));
+	}
+	if (t.n > 9) {
+		printf("\n");
+		table_print(&t);
+	}
+	table_free(&t);
+}
+
 int ctl_print_stats(const json_t *result)
 {
 	struct table t = { .align = "lrrrrr" };
@@ -313,5 +351,6 @@ int ctl_print_stats(const json_t *result)
 	table_free(&t);
 	print_nonzero("drops", json_object_get(result, "drops"));
 	print_nonzero("counters", json_object_get(result, "counters"));
+	print_l7(json_object_get(result, "l7"));
 	return SL_CTL_OK;
 }
