@@ -112,6 +112,17 @@ def requests():
           ["vip", "add", "web", "198.19.0.10:443/tcp", "--forward=ipip", "--strategy=rr"], 0,
           req("vip.add", {"name": "web", "address": "198.19.0.10", "port": 443,
                           "protocol": "tcp", "strategy": "rr", "forward": "ipip"}), out="")
+    check("vip_add_l7_default_sends_true", ["vip", "add", "api", "198.19.0.10:80", "--l7",
+                                             "default"], 0,
+          req("vip.add", {"name": "api", "address": "198.19.0.10", "port": 80,
+                          "protocol": "tcp", "strategy": "wrr", "forward": "nat", "l7": True}),
+          out="")
+    l7file = tmpfile("l7.json", '{"routes": [{"name": "api", "path": "/api/"}]}')
+    check("vip_add_l7_file_sends_its_object", ["vip", "add", "api", "198.19.0.10:80", "--l7",
+                                               l7file], 0,
+          req("vip.add", {"name": "api", "address": "198.19.0.10", "port": 80,
+                          "protocol": "tcp", "strategy": "wrr", "forward": "nat",
+                          "l7": {"routes": [{"name": "api", "path": "/api/"}]}}), out="")
     check("vip_set_strategy_only", ["vip", "set", "web", "--strategy", "leastconn"], 0,
           req("vip.set", {"name": "web", "strategy": "leastconn"}), out="")
     check("vip_set_forward_only", ["vip", "set", "web", "--forward", "dsr"], 0,
@@ -349,7 +360,8 @@ def unreachable():
 
 def usage_errors():
     U_VIPADD = ("usage: sluicectl vip add NAME ADDR:PORT[/tcp|/udp] "
-                "[--strategy rr|wrr|random|leastconn|maglev] [--forward nat|dsr|ipip]")
+                "[--strategy rr|wrr|random|leastconn|maglev] [--forward nat|dsr|ipip] "
+                "[--l7 default|FILE]")
     usage_err("no_command", [], "no command given (see 'sluicectl --help')")
     usage_err("unknown_command", ["frob"], "unknown command 'frob' (see 'sluicectl --help')")
     usage_err("unknown_global_option", ["--frob", "vip", "list"],
@@ -363,6 +375,10 @@ def usage_errors():
     usage_err("show_unknown", ["show", "vips"], "unknown show command 'vips': use show config")
     usage_err("vip_add_missing_address", ["vip", "add", "web"], f"missing ADDR:PORT ({U_VIPADD})")
     usage_err("vip_add_missing_name", ["vip", "add"], f"missing NAME ({U_VIPADD})")
+    bad = tmpfile("bad-l7.json", '{"routes": [')
+    usage_err("vip_add_l7_file_not_json", ["vip", "add", "api", "198.19.0.10:80", "--l7", bad],
+              f"--l7 {bad}: ']' expected near end of file (line 1): give a JSON file "
+              "holding the \"l7\" object, or 'default'")
     usage_err("vip_add_extra_argument", ["vip", "add", "web", "198.19.0.10:80", "x"],
               f"unexpected argument 'x' ({U_VIPADD})")
     usage_err("vip_add_foreign_option", ["vip", "add", "web", "198.19.0.10:80", "--weight", "3"],
