@@ -846,6 +846,21 @@ static void test_cache_hit_and_expiry(void **state)
 		   SL_JWT_BAD_SIGNATURE, "tampered copy of a cached token");
 }
 
+/* Rotating a key out of the JWKS revokes tokens verified (and cached) under it. */
+static void test_key_removal_revokes_cached_tokens(void **state)
+{
+	struct sl_jwt *j = make("[\"RS256\"]", ",\"cache_ttl_s\":300");
+	const char *tok = mint("RS256", "rsa1", "{\"sub\":\"bob\"}");
+
+	ASSERT_RES(verify(j, tok), SL_JWT_OK, "first use");
+	ASSERT_RES(verify(j, tok), SL_JWT_OK, "second use");
+	ASSERT_EQ(stats(j).cache_hits, 1, "served from the cache");
+	write_jwks(jwk_rsa2, NULL, NULL, NULL);
+	fake_ms += 1000;
+	ASSERT_RES(verify(j, tok), SL_JWT_UNKNOWN_KID, "cached token after its key was removed");
+	ASSERT_EQ(stats(j).cache_hits, 1, "no cache hit after the rotation");
+}
+
 static void test_cache_ttl_and_off(void **state)
 {
 	struct sl_jwt *j = make("[\"HS256\"]", ",\"cache_ttl_s\":10");
@@ -1002,6 +1017,7 @@ int main(void)
 		T(test_unknown_kid_reload_rate_limited),
 		T(test_invalid_new_jwks_keeps_old_keys),
 		T(test_cache_hit_and_expiry),
+		T(test_key_removal_revokes_cached_tokens),
 		T(test_cache_ttl_and_off),
 		T(test_config_errors),
 		T(test_forward_header_and_result_names),

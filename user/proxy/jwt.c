@@ -109,6 +109,7 @@ struct file_id {
 struct cache_entry {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
 	time_t until; /* valid while now < until; 0: empty */
+	uint64_t gen; /* key set generation it was verified under */
 	char *sub;
 };
 
@@ -141,6 +142,9 @@ struct sl_jwt {
 	struct file_id file_id;	     /* of the last file read, good or bad */
 	uint64_t last_check_ms;	     /* atomic: last change check */
 	uint64_t last_kid_ms;	     /* atomic: last reload for an unknown kid */
+	uint64_t ks_gen;	     /* atomic: bumped by every key set installed; a cached
+				      * token verified under an older set is a miss, so
+				      * removing a key revokes its cached tokens at once */
 	uint64_t (*clock_ms)(void);
 
 	/* verified-token cache */
@@ -719,6 +723,7 @@ static bool jwks_reload(struct sl_jwt *j, bool force)
 	pthread_rwlock_wrlock(&j->ks_lock);
 	old = j->ks;
 	j->ks = ks;
+	__atomic_add_fetch(&j->ks_gen, 1, __ATOMIC_ACQ_REL);
 	pthread_rwlock_unlock(&j->ks_lock);
 	keyset_put(old);
 	count(&j->st_reloads);
@@ -939,7 +944,8 @@ static bool cache_lookup(struct sl_jwt *j, const unsigned char *h, time_t now, c
 	bool hit = false;
 
 	pthread_mutex_lock(&j->cache_lock);
-	if (e->until && now < e->until && !memcmp(e->hash, h, SHA256_DIGEST_LENGTH)) {
+	if (e->until && now < e->until && e->gen == __atomic_load_n(&j->ks_gen, __ATOMIC_ACQUIRE) &&
+	    !memcmp(e->hash, h, SHA256_DIGEST_LENGTH)) {
 		if (sub && sublen)
 			snprintf(sub, sublen, "%s", e->sub);
 		hit = true;
@@ -948,7 +954,8 @@ static bool cache_lookup(struct sl_jwt *j, const unsigned char *h, time_t now, c
 	return hit;
 }
 
-static void cache_insert(struct sl_jwt *j, const unsigned char *h, time_t until, const char *sub)
+static void cache_insert(struct sl_jwt *j, const unsigned char *h, time_t until, const char *sub,
+			 uint64_t gen)
 {
 	struct cache_entry *e = cache_slot(j, h);
 	char *copy = strdup(sub);
@@ -959,6 +966,7 @@ static void cache_insert(struct sl_jwt *j, const unsigned char *h, time_t until,
 	free(e->sub);
 	memcpy(e->hash, h, SHA256_DIGEST_LENGTH);
 	e->until = until;
+	e->gen = gen;
 	e->sub = copy;
 	pthread_mutex_unlock(&j->cache_lock);
 }
@@ -1008,6 +1016,8 @@ static json_t *decode_json(const char *in, size_t len)
 static enum sl_jwt_result verify_token(struct sl_jwt *j, const char *tok, size_t len, time_t now,
 				       const unsigned char *hash, char *sub, size_t sublen)
 {
+	/* read before the keys are: a reload during the check makes the entry stale */
+	uint64_t gen = __atomic_load_n(&j->ks_gen, __ATOMIC_ACQUIRE);
 	const char *d1, *d2, *kid = NULL, *name, *subv;
 	json_t *hdr = NULL, *pay = NULL, *v;
 	unsigned char *sig = NULL;
@@ -1063,7 +1073,7 @@ static enum sl_jwt_result verify_token(struct sl_jwt *j, const char *tok, size_t
 		if (v && json_number_value(v) < (double)until)
 			until = (time_t)json_number_value(v);
 		if (until > now)
-			cache_insert(j, hash, until, subv);
+			cache_insert(j, hash, until, subv, gen);
 	}
 out:
 	free(sig);
