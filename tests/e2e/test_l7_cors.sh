@@ -61,7 +61,7 @@ req() {
 	in_cli curl -s -m 5 -D "$_t.head" -o "$_t.body" -w '%{http_code}' "$@" >"$_t.code"
 }
 # cors_of TAG: the Access-Control-* and Vary lines of TAG's response, sorted.
-cors_of() { tr -d '\r' <"$LAB_DIR/$1.head" | grep -i -e '^access-control-' -e '^vary:' | sort; }
+cors_of() { tr -d '\r' <"$LAB_DIR/$1.head" | grep -i -e '^access-control-' -e '^vary:' | LC_ALL=C sort; }
 # expect TAG STATUS BODY HEADERS: TAG got STATUS, BODY ("" for empty) and
 # exactly the Access-Control-*/Vary lines HEADERS (newline-separated, sorted).
 expect() {
