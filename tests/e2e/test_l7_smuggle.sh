@@ -9,13 +9,16 @@
 # request line they receive: HTTPD_LOG=1). The first, legitimate part may or
 # may not reach a backend. Every refusal is counted in the VIP's bad_request.
 # The VIP has small limits (max_request_line 256, max_head 1024, max_headers
-# 10) so that the oversize cases stay small.
+# 10) so that the oversize cases stay small. Under SL_E2E_IN_VM=1 (QEMU,
+# software emulation) rawhttp waits 10 s instead of 3 for the close.
 set -u
 . tests/e2e/lab.sh
 lab_trap "ls$$"
 RAWHTTP="$OUT/bin/e2e/rawhttp"
 export HTTPD_LOG=1
 [ -x "$RAWHTTP" ] || fail "$RAWHTTP is missing (run make)"
+wait_s=3
+[ "${SL_E2E_IN_VM:-0}" = 1 ] && wait_s=10
 
 lab_up "ls$$" || fail "lab_up failed"
 lab_sluiced_start --workers 2 || fail "sluiced did not start"
@@ -37,7 +40,7 @@ backend_log() { cat "$LAB_DIR"/httpd-b1.log "$LAB_DIR"/httpd-b2.log "$LAB_DIR"/h
 
 # send: the bytes of $req over one connection to the VIP; the answer in $out.
 send() {
-	in_cli "$RAWHTTP" -t 3 -f "$req" "$VIP4" 80 >"$out" 2>&1 ||
+	in_cli "$RAWHTTP" -t "$wait_s" -f "$req" "$VIP4" 80 >"$out" 2>&1 ||
 		fail "rawhttp could not talk to $VIP4:80: $(cat "$out")"
 }
 
