@@ -183,6 +183,17 @@ static void eat_body(struct conn *c, size_t n)
 	c->len -= n;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Step through a chunked body in c->buf. Returns 1 when it ended, 0 when more
  * bytes are needed, -1 when it is malformed. */
 static int chunked(struct conn *c)
@@ -209,9 +220,7 @@ static int chunked(struct conn *c)
 			}
 			c->chunk_left = 0;
 			for (p = c->buf; p < eol && *p != ';'; p++) {
-				int d = *p >= '0' && *p <= '9' ? *p - '0' :
-					*p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
-					*p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+				int d = hexval(*p);
 
 				if (d < 0 || c->chunk_left >> 60)
 					return -1;

@@ -122,8 +122,8 @@ int main(int argc, char **argv)
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-		fprintf(stderr, "rawhttp: connect %s port %s: %s\n", argv[optind],
-			argv[optind + 1], strerror(errno));
+		fprintf(stderr, "rawhttp: connect %s port %s: %s\n", argv[optind], argv[optind + 1],
+			strerror(errno));
 		return 1;
 	}
 	freeaddrinfo(ai);
