@@ -22,7 +22,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 missing=""
-for b in sluiced sluicectl e2e/httpd e2e/hammer e2e/decap_load e2e/jsonpath; do
+for b in sluiced sluicectl e2e/httpd e2e/hammer e2e/decap_load e2e/jsonpath e2e/rawhttp \
+	e2e/bulk e2e/jwtmint; do
 	[ -x "$OUT/bin/$b" ] || missing="$missing $OUT/bin/$b"
 done
 if [ "$(id -u)" -ne 0 ]; then

@@ -649,7 +649,8 @@ static void refuse(struct conn *c, enum vctr why, int status, const char *extra,
 static void refuse(struct conn *c, enum vctr why, int status, const char *extra, const char *body,
 		   const char *fmt, ...)
 {
-	const struct sl_http_head *h = c->req && c->state != C_IDLE ? sl_http_head(c->req) : NULL;
+	/* the head is whole once handle_head() took the request (c->vc set) */
+	const struct sl_http_head *h = c->req && c->vc ? sl_http_head(c->req) : NULL;
 	char reason[256];
 	va_list ap;
 
@@ -783,7 +784,6 @@ static void up_failed(struct conn *c, const char *what)
 	if (!c->resp_started && c->idempotent && (stale_reuse || (!c->up_sent && c->retry_left))) {
 		if (!stale_reuse)
 			c->retry_left--;
-		vinc(cst(c), V_RETRIES, 1);
 		up_close(c->w, c->up, 1);
 		c->up = NULL;
 		conn_release_backend(c);
@@ -793,8 +793,10 @@ static void up_failed(struct conn *c, const char *what)
 		buf_free(&c->uout);
 		buf_put(&c->uout, buf_data(&c->rehead), c->rehead.len);
 		status = up_open(c, stale_reuse ? SL_BE_NONE : failed);
-		if (!status)
+		if (!status) {
+			vinc(cst(c), V_RETRIES, 1);
 			return;
+		}
 		refuse(c, status == 503 ? V_NO_BACKEND : V_UPSTREAM_ERR, status, NULL,
 		       status == 503 ? "no healthy backend\n" : "bad gateway\n",
 		       "retry after %s: %s", what, status == 503 ? "no eligible backend" : "no other backend");
