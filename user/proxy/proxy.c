@@ -256,6 +256,7 @@ struct conn {
 	char subject[128];
 	char *origin; /* for CORS on the response */
 	uint64_t t_start, header_deadline, req_deadline, idle_deadline, connect_deadline;
+	uint64_t last_io; /* ns of the last byte read or written in an exchange */
 	int status;
 
 	struct sl_splice_flow *sf;
@@ -985,6 +986,7 @@ static void handle_head(struct conn *c, int upgrade)
 		 (unsigned long long)__atomic_add_fetch(&p->reqid_seq, 1, __ATOMIC_RELAXED));
 	vinc(c->vc->st, V_REQUESTS, 1);
 	c->t_start = now;
+	c->last_io = now;
 	c->req_deadline = now + ms_ns(cf->timeouts.request_ms);
 	c->header_deadline = 0;
 	c->keep = h->keep_alive && !c->l->gone;
@@ -1006,8 +1008,11 @@ static void handle_head(struct conn *c, int upgrade)
 		}
 	}
 	host = sl_http_find(h, "host");
-	r = sl_route_match(cf, host ? host->value : NULL, host ? host->value_len : 0, h->target,
-			   h->target_len);
+	if (c->connect_method) /* authority-form "host:port": route by that host, path "/" */
+		r = sl_route_match(cf, h->target, h->target_len, "/", 1);
+	else
+		r = sl_route_match(cf, host ? host->value : NULL, host ? host->value_len : 0,
+				   h->target, h->target_len);
 	if (!r) {
 		c->keep = c->keep && c->req_done;
 		refuse(c, V_NO_ROUTE, 404, NULL, "no route\n", "no route for host %.*s",
@@ -1378,6 +1383,7 @@ static void conn_pump(struct conn *c)
 			sl_http_reset(c->req);
 			c->state = C_IDLE;
 			c->header_deadline = 0;
+			c->reqid[0] = 0; /* a refusal of the next head must not name this one */
 			c->idle_deadline = now_ns() + ms_ns(c->l->vc ? c->l->vc->conf->timeouts.idle_ms :
 								       60000);
 			if (c->l->gone) {
@@ -1403,7 +1409,7 @@ static void conn_pump(struct conn *c)
 /* ---- socket I/O ---- */
 
 /* Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error. */
-static ssize_t read_into(int fd, struct buf *b)
+static ssize_t read_into(int fd, struct buf *b, uint64_t *last_io)
 {
 	ssize_t n;
 
@@ -1412,6 +1418,7 @@ static ssize_t read_into(int fd, struct buf *b)
 	n = recv(fd, b->d + b->off + b->len, IN_CHUNK, 0);
 	if (n > 0) {
 		b->len += (size_t)n;
+		*last_io = now_ns();
 		return n;
 	}
 	if (n == 0)
@@ -1429,6 +1436,7 @@ static int write_from(struct conn *c, int fd, struct buf *b, int *sent)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 		vinc(cst(c), V_COPIED_BYTES, (uint64_t)n);
 		buf_eat(b, (size_t)n);
+		c->last_io = now_ns();
 		if (sent)
 			*sent = 1;
 	}
@@ -1534,7 +1542,7 @@ static void on_client(struct conn *c, uint32_t events)
 	if (c->dead)
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		n = read_into(c->fd, &c->cin);
+		n = read_into(c->fd, &c->cin, &c->last_io);
 		if (n == 0) {
 			c->client_eof = 1;
 		} else if (n == -2) {
@@ -1604,7 +1612,7 @@ static void on_up(struct conn *c, uint32_t events)
 	if (c->dead || !c->up)
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		n = read_into(c->up->fd, &c->uin);
+		n = read_into(c->up->fd, &c->uin, &c->last_io);
 		if (n == 0 || n == -2)
 			c->up_eof = 1;
 	}
@@ -1701,18 +1709,20 @@ static void conn_timers(struct conn *c, uint64_t now)
 		if (c->connecting && now > c->connect_deadline) {
 			up_failed(c, "connect timed out");
 			conn_after(c);
-		} else if (now > c->req_deadline) {
-			if (!c->resp_started) {
-				c->keep = 0;
-				refuse(c, V_TIMEOUT, 504, NULL, "gateway timeout\n",
-				       "no response within the request timeout");
-				conn_after(c);
-			} else {
-				vinc(cst(c), V_TIMEOUT, 1);
-				wlog(c->w, "l7 %s: request %s exceeded the request timeout mid-response",
-				     c->vc ? c->vc->name : "?", c->reqid);
-				conn_close(c);
-			}
+		} else if (!c->resp_started && now > c->req_deadline) {
+			c->keep = 0;
+			refuse(c, V_TIMEOUT, 504, NULL, "gateway timeout\n",
+			       "no response within the request timeout");
+			conn_after(c);
+		} else if (c->resp_started && now > c->req_deadline &&
+			   now - c->last_io > ms_ns(c->vc->conf->timeouts.idle_ms)) {
+			/* a body on its way may take longer than the request timeout, but
+			 * not stall for longer than the idle timeout */
+			vinc(cst(c), V_TIMEOUT, 1);
+			wlog(c->w, "l7 %s: request %s: no bytes either way for the idle timeout "
+				   "mid-response: closing",
+			     c->vc->name, c->reqid);
+			conn_close(c);
 		}
 		return;
 	case C_LOCAL:
