@@ -10,10 +10,14 @@
  * sl_splice_cnt, so user space can tell when all of them are in the peer's
  * send queue before it forwards a FIN.
  *
- * No backpressure: redirected skbs wait in the peer's psock queue outside TCP
- * memory accounting. Passing skbs back to the source (SK_PASS) as a pause was
- * tried and does not bound it: once the source's receive buffer is full the
- * passed skbs queue in the psock's ingress list, again unbounded.
+ * Two sockhashes: every spliced socket is in sl_splice_dst (no programs: the
+ * redirect target, it keeps the socket's psock and the skbs queued toward it),
+ * and a socket whose bytes are being moved is also in sl_splice_socks (the
+ * verdict is attached there). Redirected skbs wait in the destination's psock
+ * queue outside TCP memory accounting, so user space bounds that queue: it
+ * takes a source out of sl_splice_socks while its destination is behind (the
+ * bytes then stay in the source's TCP receive queue and its window closes)
+ * and puts it back when the destination has caught up. See splice.c.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -43,6 +47,14 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } sl_splice_socks SEC(".maps");
+
+/* Redirect targets: every spliced socket, for the whole flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} sl_splice_dst SEC(".maps");
 
 /* BPF_F_NO_PREALLOC: replaced elements are freed after RCU, never reused under a reader. */
 struct {
@@ -92,7 +104,7 @@ int sl_splice_verdict(struct __sk_buff *skb)
 	if (!c)
 		return SK_PASS;
 	peer = p->peer;
-	if (bpf_sk_redirect_hash(skb, &sl_splice_socks, &peer, 0) != SK_PASS) {
+	if (bpf_sk_redirect_hash(skb, &sl_splice_dst, &peer, 0) != SK_PASS) {
 		/* the peer closed and left the map; user space sees the close */
 		gstat_add(SL_SPLICE_G_NOPEER, 1);
 		return SK_PASS;

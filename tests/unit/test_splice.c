@@ -66,7 +66,7 @@ static int connect_lo(const struct sockaddr_in *sa)
 
 static void trio_make(struct trio *t)
 {
-	struct timeval tv = { .tv_sec = 20 };
+	struct timeval tv = { .tv_sec = 50 };
 	struct sockaddr_in sp, sb;
 	int lp = listen_lo(&sp), lb = listen_lo(&sb);
 
@@ -104,6 +104,7 @@ struct proxy {
 	int done;	 /* 1 when sl_splice_event/poll said the flow is over */
 	int timed_out;	 /* no end within the deadline */
 	uint64_t ab, ba; /* sl_splice_flow_bytes just before sl_splice_end */
+	uint64_t peak_ab, peak_ba; /* sl_splice_flow_backlog just before sl_splice_end */
 	pthread_t th;
 };
 
@@ -119,7 +120,7 @@ static void *proxy_run(void *arg)
 {
 	struct proxy *p = arg;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
-	double deadline = now_s() + 60;
+	double deadline = now_s() + 90;
 	int ep = epoll_create1(0), next_ms = 0, over = 0;
 
 	ev.data.fd = p->pa;
@@ -144,6 +145,7 @@ static void *proxy_run(void *arg)
 	}
 	close(ep);
 	sl_splice_flow_bytes(p->f, &p->ab, &p->ba);
+	sl_splice_flow_backlog(p->f, &p->peak_ab, &p->peak_ba);
 	sl_splice_end(p->f);
 	__atomic_store_n(&p->done, over, __ATOMIC_SEQ_CST);
 	return NULL;
@@ -291,7 +293,7 @@ static void proxy_copy(int from, int to, size_t n)
 /* ---- tests ---- */
 
 static void transfer_both_ways(uint64_t len_ab, uint64_t len_ba, unsigned slow_us,
-			       struct sl_splice_stats *delta)
+			       struct sl_splice_stats *delta, struct proxy *out)
 {
 	const uint64_t pre_a = 100000, pre_b = 70000, proxied = 1000;
 	struct sl_splice_stats s0, s1;
@@ -312,15 +314,22 @@ static void transfer_both_ways(uint64_t len_ab, uint64_t len_ba, unsigned slow_u
 	sl_splice_get_stats(g_splice, &s0);
 	proxy_start(&p, &tr);
 	cs = (struct stream){ .fd = tr.client, .tag = 1, .from = pre_a, .to = len_ab, .shut = 1 };
-	bs = (struct stream){ .fd = tr.backend, .tag = 2, .from = pre_b, .to = len_ba, .shut = 1 };
+	/* a paused direction whose destination has sent its FIN cannot go back
+	 * into the map (sockmaps take established sockets only): with a slow
+	 * reader, keep the other direction open to exercise resuming */
+	bs = (struct stream){ .fd = tr.backend, .tag = 2, .from = pre_b, .to = len_ba, .shut = !slow_us };
 	cr = (struct stream){ .fd = tr.client, .tag = 2 };
 	br = (struct stream){ .fd = tr.backend, .tag = 1, .slow_us = slow_us };
 	pthread_create(&t[0], NULL, send_stream, &cs);
 	pthread_create(&t[1], NULL, send_stream, &bs);
 	pthread_create(&t[2], NULL, recv_stream, &cr);
 	pthread_create(&t[3], NULL, recv_stream, &br);
-	for (int i = 0; i < 4; i++)
-		pthread_join(t[i], NULL);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	pthread_join(t[3], NULL);
+	if (!bs.shut) /* the backend half-closes only after the slow direction is done */
+		shutdown(tr.backend, SHUT_WR);
+	pthread_join(t[2], NULL);
 	proxy_join(&p);
 	sl_splice_get_stats(g_splice, &s1);
 
@@ -337,18 +346,31 @@ static void transfer_both_ways(uint64_t len_ab, uint64_t len_ba, unsigned slow_u
 	ASSERT_EQ(s1.flows - s0.flows, 1, "stats.flows");
 	ASSERT_EQ(s1.active, s0.active, "stats.active after sl_splice_end");
 	ASSERT_EQ(s1.bytes - s0.bytes, p.ab + p.ba, "stats.bytes");
+	ASSERT_EQ(s1.broken, s0.broken, "stats.broken (a FIN with bytes missing)");
 	delta->kernel_bytes = s1.kernel_bytes - s0.kernel_bytes;
 	delta->bytes = s1.bytes - s0.bytes;
+	delta->pauses = s1.pauses - s0.pauses;
+	if (out)
+		*out = p;
+	print_message("    %llu MiB + %llu MiB: kernel moved %llu of %llu bytes, %llu pauses, peak backlog %llu / %llu KiB (cap %u KiB)\n",
+		      (unsigned long long)(len_ab >> 20), (unsigned long long)(len_ba >> 20),
+		      (unsigned long long)delta->kernel_bytes, (unsigned long long)delta->bytes,
+		      (unsigned long long)delta->pauses, (unsigned long long)(p.peak_ab >> 10),
+		      (unsigned long long)(p.peak_ba >> 10), SL_SPLICE_BACKLOG_CAP >> 10);
 	trio_close(&tr);
 }
 
+/*
+ * User space copies only what a source still held when its FIN came in
+ * while paused (its receive buffer, up to tcp_rmem[2]); the kernel moves the
+ * rest. A splice that fell back to copying everything fails this.
+ */
 static void test_64mib_each_way_byte_exact_with_queued_bytes(void **state)
 {
 	struct sl_splice_stats d;
 
-	transfer_both_ways(64 * MIB, 64 * MIB, 0, &d);
-	/* the kernel, not user space, moved nearly all of it */
-	ASSERT_TRUE(d.kernel_bytes >= 120 * (uint64_t)MIB, "kernel moved %llu of %llu bytes",
+	transfer_both_ways(64 * MIB, 64 * MIB, 0, &d, NULL);
+	ASSERT_TRUE(d.kernel_bytes >= 64 * (uint64_t)MIB, "kernel moved %llu of %llu bytes",
 		    (unsigned long long)d.kernel_bytes, (unsigned long long)d.bytes);
 }
 
@@ -357,9 +379,125 @@ static void test_slow_receiver_gets_every_byte_before_fin(void **state)
 {
 	struct sl_splice_stats d;
 
-	transfer_both_ways(16 * MIB, 1 * MIB, 500, &d);
-	ASSERT_TRUE(d.kernel_bytes >= 16 * (uint64_t)MIB, "kernel moved %llu of %llu bytes",
+	transfer_both_ways(16 * MIB, 1 * MIB, 500, &d, NULL);
+	ASSERT_TRUE(d.kernel_bytes >= 8 * (uint64_t)MIB, "kernel moved %llu of %llu bytes",
 		    (unsigned long long)d.kernel_bytes, (unsigned long long)d.bytes);
+}
+
+/* tcp_rmem[2]: the largest receive buffer autotuning gives a socket. */
+static uint64_t tcp_rmem_max(void)
+{
+	FILE *fp = fopen("/proc/sys/net/ipv4/tcp_rmem", "r");
+	unsigned long long lo, def, max = 0;
+
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%llu %llu %llu", &lo, &def, &max), 3);
+	fclose(fp);
+	return max;
+}
+
+/*
+ * Backpressure: 256 MiB to a reader that sleeps 5 ms every 64 KiB. The
+ * backlog sampled at every poll stays within the cap plus one receive buffer
+ * (a resume redirects what the paused source queued meanwhile) plus 4 MiB
+ * for the bytes that arrive between two polls. Without the cap it reaches
+ * most of the 256 MiB.
+ */
+static void test_slow_reader_backlog_stays_near_cap(void **state)
+{
+	const uint64_t bound = SL_SPLICE_BACKLOG_CAP + tcp_rmem_max() + 4 * (uint64_t)MIB;
+	struct sl_splice_stats d;
+	struct proxy p;
+
+	transfer_both_ways(256 * MIB, 1 * MIB, 5000, &d, &p);
+	ASSERT_TRUE(d.pauses >= 1, "the slow direction paused (%llu pauses)",
+		    (unsigned long long)d.pauses);
+	ASSERT_TRUE(p.peak_ab <= bound, "peak backlog %llu bytes, bound %llu",
+		    (unsigned long long)p.peak_ab, (unsigned long long)bound);
+}
+
+/* Wait until some direction has paused since @s0 (the backlog hit the cap). */
+static void wait_pause(const struct sl_splice_stats *s0)
+{
+	struct sl_splice_stats s1;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		sl_splice_get_stats(g_splice, &s1);
+		if (s1.pauses > s0->pauses)
+			return;
+		usleep(1000);
+	}
+	fail_msg("no pause after 5 s with the backend not reading");
+}
+
+struct bg_send {
+	struct stream st;
+	pthread_t th;
+};
+
+/* The client half-closes while its direction is paused: the FIN comes after every byte. */
+static void test_half_close_while_paused(void **state)
+{
+	const uint64_t len = 48 * (uint64_t)MIB;
+	struct sl_splice_stats s0;
+	struct bg_send bs;
+	struct proxy p;
+	struct trio tr;
+	char c;
+
+	trio_make(&tr);
+	sl_splice_get_stats(g_splice, &s0);
+	proxy_start(&p, &tr);
+	bs.st = (struct stream){ .fd = tr.client, .tag = 6, .from = 0, .to = len, .shut = 1 };
+	pthread_create(&bs.th, NULL, send_stream, &bs.st);
+	wait_pause(&s0);
+	recv_exact(tr.backend, 6, 0, len);
+	pthread_join(bs.th, NULL);
+	ASSERT_EQ(bs.st.err, 0, "client send");
+	ASSERT_EQ(recv(tr.backend, &c, 1, 0), 0, "backend reads EOF right after the last byte");
+	/* the other direction still works, and its FIN ends the flow */
+	send_all(tr.backend, 7, 0, 100000);
+	recv_exact(tr.client, 7, 0, 100000);
+	shutdown(tr.backend, SHUT_WR);
+	ASSERT_EQ(recv(tr.client, &c, 1, 0), 0, "client reads EOF after the backend's FIN");
+	proxy_join(&p);
+	ASSERT_EQ(p.ab, len, "sl_splice_flow_bytes a_to_b");
+	ASSERT_EQ(p.ba, 100000, "sl_splice_flow_bytes b_to_a");
+	trio_close(&tr);
+}
+
+/* The backend resets while the client's direction is paused: the client gets an RST. */
+static void test_reset_while_paused_reaches_client(void **state)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sl_splice_stats s0;
+	struct bg_send bs;
+	struct proxy p;
+	struct trio tr;
+	char buf[4096];
+	ssize_t n;
+
+	trio_make(&tr);
+	sl_splice_get_stats(g_splice, &s0);
+	proxy_start(&p, &tr);
+	bs.st = (struct stream){ .fd = tr.client, .tag = 8, .from = 0, .to = 64 * (uint64_t)MIB };
+	pthread_create(&bs.th, NULL, send_stream, &bs.st);
+	wait_pause(&s0);
+	setsockopt(tr.backend, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(tr.backend);
+	tr.backend = -1;
+	proxy_join(&p);
+	close(tr.pa);
+	close(tr.pb);
+	tr.pa = tr.pb = -1;
+	do
+		n = recv(tr.client, buf, sizeof(buf), 0);
+	while (n > 0);
+	ASSERT_TRUE(n == -1 && errno == ECONNRESET, "client recv after the backend's RST: %zd (%s)",
+		    n, n < 0 ? strerror(errno) : "EOF");
+	pthread_join(bs.th, NULL); /* its send fails with the RST */
+	close(tr.client);
 }
 
 static void test_half_close_keeps_other_direction(void **state)
@@ -437,7 +575,13 @@ int main(void)
 		cmocka_unit_test(test_slow_receiver_gets_every_byte_before_fin),
 		cmocka_unit_test(test_half_close_keeps_other_direction),
 		cmocka_unit_test(test_backend_reset_reaches_client),
+		cmocka_unit_test(test_half_close_while_paused),
+		cmocka_unit_test(test_reset_while_paused_reaches_client),
+		cmocka_unit_test(test_slow_reader_backlog_stays_near_cap),
 	};
 
+	/* SL_TEST_FILTER=test_slow_reader*: run only the matching tests */
+	if (getenv("SL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("SL_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

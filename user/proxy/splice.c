@@ -17,6 +17,36 @@
  *
  * If a destination stays full during the start-up drain, the flow is not
  * put in the map; this file then copies it (driven by sl_splice_poll).
+ *
+ * Backpressure. Every spliced socket sits in sl_splice_dst (the redirect
+ * target) for the whole flow; a direction is "kernel" while its source is
+ * also in sl_splice_socks, where the verdict is attached. backlog =
+ * redirected - handed is what waits in the destination's psock queue. When
+ * it exceeds SL_SPLICE_BACKLOG_CAP the direction PAUSES: the source leaves
+ * sl_splice_socks only (a single map would drop the source's psock, and with
+ * it the skbs of the other direction queued toward it), its new bytes stay in
+ * its TCP receive queue, and the window closes on the sender. It RESUMES when
+ * handed == redirected: the source goes back in and is kicked, so whatever
+ * waited in its receive queue runs through the verdict, in order, behind
+ * bytes that are all in the destination's send queue. Nothing is read from a
+ * paused source, so no half-read skb exists and no drain is needed. A FIN
+ * that arrives while paused cannot go back in (a sockmap takes established
+ * sockets only): the direction is then copied here to EOF (COPY), its bytes
+ * written once the destination's backlog is empty.
+ *
+ * The delete is not synchronized with a verdict running on another CPU:
+ * removal clears psock->progs (sk_psock_stop_verdict, under sk_callback_lock
+ * only), and sk_psock_verdict_recv() drops, as __SK_DROP, an skb that
+ * tcp_read_skb() had already taken off the queue when it finds no program.
+ * Loss, never reordering: skbs before the clear were redirected, the rest of
+ * that loop is dropped, later ones stay queued. Two measures: the pause first
+ * raises SO_RCVLOWAT to half the receive buffer (tcp_set_rcvlowat runs under
+ * the socket lock, so no verdict is running when it returns, and
+ * tcp_data_ready calls the verdict again only once that much is queued or the
+ * window is nearly shut), which leaves a race only if that much arrives
+ * between two syscalls; and at the source's FIN the bytes it received
+ * (tcpi_bytes_received) must equal those redirected plus those read here,
+ * else the destination gets an RST, not a FIN (stats.broken).
  */
 #include <errno.h>
 #include <poll.h>
@@ -53,10 +83,13 @@ enum { SL_SPLICE_G_BYTES = 0 };
 #define SPLICE_FLUSH_MS 2000
 #define SPLICE_WAIT_MIN_MS 1
 #define SPLICE_WAIT_MAX_MS 32
+/* Above this backlog, or while bytes move, a kernel direction is polled every SPLICE_WAIT_MIN_MS. */
+#define SPLICE_WATCH (SL_SPLICE_BACKLOG_CAP / 8)
 
 struct sl_splice {
 	struct sockmap_bpf *skel;
 	int socks_fd;
+	int dst_fd;
 	int peer_fd;
 	int cnt_fd;
 	int stat_fd;
@@ -64,15 +97,26 @@ struct sl_splice {
 	uint64_t flows;	 /* atomics: workers share one sl_splice */
 	uint64_t active;
 	uint64_t ubytes; /* bytes copied by user space inside flows */
+	uint64_t pauses;
+	uint64_t broken;
+};
+
+enum dir_state {
+	DS_KERNEL = 0, /* src in sl_splice_socks: the verdict moves its bytes */
+	DS_PAUSED = 1, /* src out of sl_splice_socks until dst has taken the backlog */
+	DS_COPY = 2,   /* this file copies src to dst (to EOF once it leaves KERNEL) */
 };
 
 struct splice_dir {
 	int src, dst;
 	int si, di;		/* index of src and dst in flow->sock[] */
 	uint64_t uwritten;	/* bytes this file wrote to dst */
+	uint64_t uread;		/* bytes this file read from src */
+	uint64_t peak;		/* largest backlog sampled */
+	uint64_t last_c;	/* c.bytes at the previous step */
 	char *buf;
 	size_t len, off;
-	bool kernel;		/* src and dst both in the map */
+	enum dir_state state;
 	bool eof;		/* src's FIN reached us: no byte will come after */
 	bool fin_sent;		/* dst's write side is shut down */
 	struct sl_splice_cnt c; /* last read of sl_splice_cnt */
@@ -83,9 +127,13 @@ struct sl_splice_flow {
 	struct splice_dir d[2];
 	int fd[2];
 	uint64_t cookie[2];
-	bool in_map[2];
-	uint64_t base[2]; /* write_seq of each socket at start (acked + outq) */
+	bool counted;	   /* sl_splice_cnt and sl_splice_peer hold both cookies */
+	bool in_dst[2];	   /* in sl_splice_dst */
+	bool in_verd[2];   /* in sl_splice_socks */
+	uint64_t base[2];  /* write_seq of each socket at start (acked + outq) */
+	uint64_t rbase[2]; /* bytes each socket had received and handed out at start */
 	int wait_ms;
+	bool watch;	   /* a backlog nears the cap: poll every SPLICE_WAIT_MIN_MS */
 	bool over;
 };
 
@@ -156,6 +204,32 @@ static int write_seq_exact(int fd, uint64_t *out)
 	return -EAGAIN;
 }
 
+/*
+ * Bytes @fd has received and handed out (to a reader or the verdict), before
+ * it enters a map (FIONREAD counts the TCP queue only then): retried until no
+ * segment arrived in between.
+ */
+static int consumed_exact(int fd, uint64_t *out)
+{
+	struct tcp_info t1, t2;
+	int inq, i, err;
+
+	for (i = 0; i < 1000; i++) {
+		err = tcp_info_get(fd, &t1);
+		if (!err && ioctl(fd, FIONREAD, &inq))
+			err = -errno;
+		if (!err)
+			err = tcp_info_get(fd, &t2);
+		if (err)
+			return err;
+		if (t1.tcpi_bytes_received == t2.tcpi_bytes_received) {
+			*out = t1.tcpi_bytes_received - (uint64_t)inq;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
 /* Bytes queued on @d's destination since start, a lower bound. */
 static int handed(struct sl_splice_flow *f, struct splice_dir *d, uint64_t *out)
 {
@@ -178,7 +252,7 @@ static int kick(int fd)
 
 static int read_cnt(struct sl_splice_flow *f, struct splice_dir *d)
 {
-	if (!f->in_map[d->si])
+	if (!f->counted)
 		return 0;
 	if (bpf_map_lookup_elem(f->s->cnt_fd, &f->cookie[d->si], &d->c))
 		return -errno;
@@ -223,7 +297,7 @@ static int may_write(struct sl_splice_flow *f, struct splice_dir *d)
 	uint64_t h;
 	int err;
 
-	if (!f->in_map[d->si])
+	if (!f->counted)
 		return 1;
 	err = read_cnt(f, d);
 	if (!err)
@@ -263,27 +337,155 @@ static int copy(struct sl_splice_flow *f, struct splice_dir *d)
 			return -errno;
 		}
 		if (n == 0) {
-			d->eof = true;
-			return STEP_IDLE;
+			/*
+			 * tcp_bpf_recvmsg (the socket still has a psock) may
+			 * see its queue empty, then take the lock after data
+			 * and FIN arrived, and report EOF: the FIN is in now,
+			 * so a second read returns what came before it.
+			 */
+			n = recv(d->src, d->buf, SPLICE_BUF, MSG_DONTWAIT);
+			if (n <= 0) {
+				d->eof = true;
+				return STEP_IDLE;
+			}
 		}
 		d->len = n;
+		d->uread += n;
 	}
+}
+
+/*
+ * Put @d's source in sl_splice_socks and kick the verdict over what waits in
+ * its receive queue. Used at start and on resume; the caller guarantees that
+ * every byte read from src is in dst's send queue and that no redirected
+ * byte is still on its way (so the queued bytes go out right behind).
+ */
+static int dir_insert(struct sl_splice_flow *f, struct splice_dir *d)
+{
+	__u64 fd = d->src;
+
+	if (bpf_map_update_elem(f->s->socks_fd, &f->cookie[d->si], &fd, BPF_NOEXIST))
+		return -errno;
+	f->in_verd[d->si] = true;
+	d->state = DS_KERNEL;
+	return kick(d->src);
+}
+
+/* Take @d's source out of the verdict map (see the top comment on the race). */
+static int dir_pause(struct sl_splice_flow *f, struct splice_dir *d)
+{
+	socklen_t len = sizeof(int);
+	int rcvbuf = 0, lowat;
+
+	if (getsockopt(d->src, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len))
+		return -errno;
+	lowat = rcvbuf / 2 > 1 ? rcvbuf / 2 : 1;
+	if (setsockopt(d->src, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		return -errno;
+	if (bpf_map_delete_elem(f->s->socks_fd, &f->cookie[d->si]))
+		return -errno;
+	f->in_verd[d->si] = false;
+	d->state = DS_PAUSED;
+	__atomic_add_fetch(&f->s->pauses, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * redirected - handed for a direction whose source is or was in the maps,
+ * sampled into d->peak. Reads d->c. 0 or -errno.
+ */
+static int backlog(struct sl_splice_flow *f, struct splice_dir *d, uint64_t *out)
+{
+	uint64_t h = 0, sent;
+	int err;
+
+	err = read_cnt(f, d);
+	if (!err)
+		err = handed(f, d, &h);
+	if (err)
+		return err;
+	sent = d->c.bytes + d->uwritten;
+	*out = sent > h ? sent - h : 0;
+	if (*out > d->peak)
+		d->peak = *out;
+	return 0;
+}
+
+/*
+ * At src's FIN: did every byte src received reach dst's path (redirected or
+ * read here)? Bytes a racing pause dropped make this fail. 0 or -EIO.
+ */
+static int stream_whole(struct sl_splice_flow *f, struct splice_dir *d,
+			const struct tcp_info *src_ti)
+{
+	/* the FIN takes one sequence number, and tcpi_bytes_received counts it */
+	uint64_t got = src_ti->tcpi_bytes_received - f->rbase[d->si] - 1;
+
+	if (got == d->c.bytes + d->uread)
+		return 0;
+	__atomic_add_fetch(&f->s->broken, 1, __ATOMIC_RELAXED);
+	return -EIO;
 }
 
 /* Move one direction along. STEP_IDLE, STEP_WAIT (call again soon) or -errno. */
 static int dir_step(struct sl_splice_flow *f, struct splice_dir *d, const struct tcp_info *src_ti)
 {
+	uint64_t bl;
 	int ret;
 
 	if (d->fin_sent)
 		return STEP_IDLE;
-	if (!d->kernel) {
+	if (d->state == DS_PAUSED) {
+		if (fin_received(src_ti->tcpi_state)) {
+			/* no way back into the map: copy the rest to EOF */
+			d->state = DS_COPY;
+			ret = kick(d->src); /* SO_RCVLOWAT back to 1 for epoll */
+			if (ret)
+				return ret;
+		} else {
+			ret = backlog(f, d, &bl);
+			if (ret)
+				return ret;
+			if (bl) {
+				f->watch = true;
+				return STEP_WAIT;
+			}
+			ret = dir_insert(f, d);
+			if (ret == -EOPNOTSUPP) {
+				/* the FIN came in between: copy the rest to EOF */
+				d->state = DS_COPY;
+				ret = kick(d->src);
+			}
+			if (ret)
+				return ret;
+		}
+	}
+	if (d->state == DS_COPY) {
 		ret = copy(f, d);
 		if (ret || !d->eof)
 			return ret;
 	} else if (!d->eof) {
-		if (!fin_received(src_ti->tcpi_state))
-			return STEP_IDLE;
+		if (!fin_received(src_ti->tcpi_state)) {
+			if (!f->counted)
+				return STEP_IDLE;
+			ret = backlog(f, d, &bl);
+			if (ret)
+				return ret;
+			if (bl > SL_SPLICE_BACKLOG_CAP) {
+				ret = dir_pause(f, d);
+				if (ret)
+					return ret;
+			}
+			/*
+			 * Keep polling while the flow lives: no event tells of a
+			 * burst (the verdict empties the receive queue before
+			 * epoll looks). Idle flows back off to SPLICE_WAIT_MAX_MS.
+			 */
+			if (bl > SPLICE_WATCH || d->c.bytes != d->last_c)
+				f->watch = true;
+			d->last_c = d->c.bytes;
+			return STEP_WAIT;
+		}
 		/*
 		 * The FIN is in. The verdict may still be busy with the bytes
 		 * before it (softirq on another CPU): the kick waits for the
@@ -297,6 +499,17 @@ static int dir_step(struct sl_splice_flow *f, struct splice_dir *d, const struct
 	ret = may_write(f, d);
 	if (ret <= 0)
 		return ret < 0 ? ret : STEP_WAIT;
+	if (f->counted) {
+		struct tcp_info ti;
+
+		/* after the kick (or our read to EOF) every byte before the FIN
+		 * has been counted */
+		ret = tcp_info_get(d->src, &ti);
+		if (!ret)
+			ret = stream_whole(f, d, &ti);
+		if (ret)
+			return ret;
+	}
 	if (shutdown(d->dst, SHUT_WR) && errno != ENOTCONN)
 		return -errno;
 	d->fin_sent = true;
@@ -310,14 +523,20 @@ static void set_rst(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-/* A socket that closed without both FINs, or reports an error, was reset. */
-static bool sock_failed(int fd, const struct tcp_info *ti, bool check_err)
+/*
+ * A socket that closed without both FINs, or reports an error, was reset.
+ * @fin_out: we shut its write side. A CLOSE before that is a reset even when
+ * SO_ERROR reads 0: the psock's send on it may have consumed the error.
+ */
+static bool sock_failed(int fd, const struct tcp_info *ti, bool check_err, bool fin_out)
 {
 	socklen_t len = sizeof(int);
 	int err = 0;
 
 	if (ti->tcpi_state != SL_TCP_CLOSE && !check_err)
 		return false;
+	if (ti->tcpi_state == SL_TCP_CLOSE && !fin_out)
+		return true;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		return true;
 	/* EPIPE shows up on healthy transfers (the psock's send after a shutdown). */
@@ -333,9 +552,10 @@ static int flow_step(struct sl_splice_flow *f, uint32_t err_mask)
 
 	if (f->over)
 		return 1;
+	f->watch = false;
 	for (i = 0; i < 2; i++) {
 		if (tcp_info_get(f->fd[i], &ti[i]) ||
-		    sock_failed(f->fd[i], &ti[i], err_mask & (1u << i))) {
+		    sock_failed(f->fd[i], &ti[i], err_mask & (1u << i), f->d[!i].fin_sent)) {
 			set_rst(f->fd[!i]);
 			goto over;
 		}
@@ -345,7 +565,8 @@ static int flow_step(struct sl_splice_flow *f, uint32_t err_mask)
 
 		ret = dir_step(f, d, &ti[d->si]);
 		if (ret < 0) {
-			/* a write failed: dst is gone; a read failed: src is */
+			/* a write failed: dst is gone; a read failed: src is;
+			 * -EIO: bytes are missing, dst must not see a clean end */
 			set_rst(ret == -EPIPE || ret == -ECONNRESET ? d->src : d->dst);
 			goto over;
 		}
@@ -356,7 +577,7 @@ static int flow_step(struct sl_splice_flow *f, uint32_t err_mask)
 		goto over;
 	if (!wait)
 		f->wait_ms = 0;
-	else if (!f->wait_ms)
+	else if (!f->wait_ms || f->watch)
 		f->wait_ms = SPLICE_WAIT_MIN_MS;
 	return 0;
 over:
@@ -382,8 +603,8 @@ int sl_splice_poll(struct sl_splice_flow *f, int *next_ms)
 		*next_ms = -1;
 		return ret;
 	}
-	/* back off while the same wait goes on */
-	if (prev && f->wait_ms < SPLICE_WAIT_MAX_MS)
+	/* back off while the same wait goes on, unless a backlog nears the cap */
+	if (prev && !f->watch && f->wait_ms < SPLICE_WAIT_MAX_MS)
 		f->wait_ms *= 2;
 	*next_ms = f->wait_ms;
 	return 0;
@@ -417,12 +638,18 @@ static void unmap(struct sl_splice_flow *f)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		if (f->in_map[i])
+		if (f->in_verd[i])
 			bpf_map_delete_elem(f->s->socks_fd, &f->cookie[i]);
+		f->in_verd[i] = false;
+	}
+	for (i = 0; i < 2; i++) {
+		if (f->in_dst[i])
+			bpf_map_delete_elem(f->s->dst_fd, &f->cookie[i]);
 		bpf_map_delete_elem(f->s->peer_fd, &f->cookie[i]);
 		bpf_map_delete_elem(f->s->cnt_fd, &f->cookie[i]);
-		f->in_map[i] = false;
+		f->in_dst[i] = false;
 	}
+	f->counted = false;
 }
 
 static void flow_free(struct sl_splice_flow *f)
@@ -438,7 +665,6 @@ struct sl_splice_flow *sl_splice_start(struct sl_splice *s, int fd_a, int fd_b)
 	struct sl_splice_cnt c0 = {};
 	struct sl_splice_flow *f;
 	struct tcp_info ti;
-	bool kernel = true;
 
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -465,6 +691,8 @@ struct sl_splice_flow *sl_splice_start(struct sl_splice *s, int fd_a, int fd_b)
 			err = -ENOTCONN;
 		if (!err)
 			err = write_seq_exact(f->fd[i], &f->base[i]);
+		if (!err)
+			err = consumed_exact(f->fd[i], &f->rbase[i]);
 		if (err)
 			goto err_free;
 	}
@@ -477,42 +705,41 @@ struct sl_splice_flow *sl_splice_start(struct sl_splice *s, int fd_a, int fd_b)
 			goto err_unmap;
 		}
 	}
+	f->counted = true;
 	for (i = 0; i < 2; i++) {
 		err = drain_before_insert(f, &f->d[i], &left_ms);
 		if (err < 0)
 			goto err_unmap;
 		/* dst full, or src half-closed (a sockmap takes established sockets only) */
-		if (err == STEP_WAIT || f->d[i].eof)
-			kernel = false;
+		f->d[i].state = err == STEP_WAIT || f->d[i].eof ? DS_COPY : DS_KERNEL;
 	}
+	/* redirect targets first: no program runs on them, nothing moves yet */
 	err = 0;
-	for (i = 0; i < 2 && kernel; i++) {
+	for (i = 0; i < 2 && !err; i++) {
 		__u64 fd = f->fd[i];
 
-		if (bpf_map_update_elem(s->socks_fd, &f->cookie[i], &fd, BPF_NOEXIST)) {
+		if (bpf_map_update_elem(s->dst_fd, &f->cookie[i], &fd, BPF_NOEXIST))
 			err = -errno;
-			break;
-		}
-		f->in_map[i] = true;
+		else
+			f->in_dst[i] = true;
 	}
 	if (err) {
-		/*
-		 * Bytes that reached fd_a between its insert and its removal
-		 * went to its psock queue and are dropped with it: a window of
-		 * microseconds, and only when the map is full.
-		 */
-		if (f->in_map[0])
-			bpf_map_delete_elem(s->socks_fd, &f->cookie[0]);
-		f->in_map[0] = false;
+		for (i = 0; i < 2; i++) {
+			if (f->in_dst[i])
+				bpf_map_delete_elem(s->dst_fd, &f->cookie[i]);
+			f->in_dst[i] = false;
+		}
 		if (!f->d[0].uwritten && !f->d[1].uwritten && !f->d[0].len && !f->d[1].len &&
 		    !f->d[0].eof && !f->d[1].eof)
 			goto err_unmap; /* nothing moved: the caller keeps copying */
-		kernel = false;
+		f->d[0].state = f->d[1].state = DS_COPY;
 	}
+	/* a direction the verdict map refuses (full) is copied; the other may stay */
 	for (i = 0; i < 2; i++) {
-		f->d[i].kernel = kernel;
-		if (kernel)
-			kick(f->fd[i]);
+		struct splice_dir *d = &f->d[i];
+
+		if (d->state == DS_KERNEL && dir_insert(f, d) && !f->in_verd[i])
+			d->state = DS_COPY;
 	}
 	__atomic_add_fetch(&s->flows, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->active, 1, __ATOMIC_RELAXED);
@@ -542,11 +769,18 @@ void sl_splice_flow_bytes(const struct sl_splice_flow *f, uint64_t *a_to_b, uint
 
 	for (i = 0; i < 2; i++) {
 		c[i] = f->d[i].c;
-		if (f->in_map[i])
+		if (f->counted)
 			bpf_map_lookup_elem(f->s->cnt_fd, &f->cookie[i], &c[i]);
 	}
 	*a_to_b = c[0].bytes + f->d[0].uwritten;
 	*b_to_a = c[1].bytes + f->d[1].uwritten;
+}
+
+void sl_splice_flow_backlog(const struct sl_splice_flow *f, uint64_t *peak_a_to_b,
+			    uint64_t *peak_b_to_a)
+{
+	*peak_a_to_b = f->d[0].peak;
+	*peak_b_to_a = f->d[1].peak;
 }
 
 static uint64_t gstat(struct sl_splice *s, uint32_t key)
@@ -570,6 +804,8 @@ void sl_splice_get_stats(struct sl_splice *s, struct sl_splice_stats *out)
 	out->active = __atomic_load_n(&s->active, __ATOMIC_RELAXED);
 	out->kernel_bytes = gstat(s, SL_SPLICE_G_BYTES);
 	out->bytes = out->kernel_bytes + __atomic_load_n(&s->ubytes, __ATOMIC_RELAXED);
+	out->pauses = __atomic_load_n(&s->pauses, __ATOMIC_RELAXED);
+	out->broken = __atomic_load_n(&s->broken, __ATOMIC_RELAXED);
 }
 
 struct sl_splice *sl_splice_open(char *err, size_t errlen)
@@ -595,6 +831,7 @@ struct sl_splice *sl_splice_open(char *err, size_t errlen)
 		goto err_free;
 	}
 	s->socks_fd = bpf_map__fd(s->skel->maps.sl_splice_socks);
+	s->dst_fd = bpf_map__fd(s->skel->maps.sl_splice_dst);
 	s->peer_fd = bpf_map__fd(s->skel->maps.sl_splice_peer);
 	s->cnt_fd = bpf_map__fd(s->skel->maps.sl_splice_cnt);
 	s->stat_fd = bpf_map__fd(s->skel->maps.sl_splice_stat);

@@ -7,6 +7,15 @@
  * sluiced no longer copies them. Half-close, close and errors on either side
  * reach the other side as FIN or RST, as through a plain proxy.
  *
+ * Memory: bytes the kernel redirected but the destination has not yet taken
+ * into its TCP send queue wait in kernel memory that TCP does not account.
+ * Per direction that backlog is kept near SL_SPLICE_BACKLOG_CAP: above it the
+ * direction pauses (its source leaves the verdict map, so new bytes stay in
+ * the source's TCP receive queue and its window closes on the sender) until
+ * the destination has taken every redirected byte. The cap is checked when
+ * sl_splice_poll() runs, so the peak is the cap plus what the sender gets in
+ * between two polls (sl_splice_flow_backlog() reports the sampled peak).
+ *
  * Not thread-safe per flow: one flow belongs to one proxy worker. The shared
  * maps are safe for concurrent workers.
  */
@@ -57,6 +66,13 @@ void sl_splice_end(struct sl_splice_flow *f);
 /* Bytes the kernel moved for this flow, each direction. */
 void sl_splice_flow_bytes(const struct sl_splice_flow *f, uint64_t *a_to_b, uint64_t *b_to_a);
 
+/* Redirected-but-not-yet-sent bytes above which a direction pauses. */
+#define SL_SPLICE_BACKLOG_CAP (4u << 20)
+
+/* Largest backlog (bytes, see SL_SPLICE_BACKLOG_CAP) sampled so far, each direction. */
+void sl_splice_flow_backlog(const struct sl_splice_flow *f, uint64_t *peak_a_to_b,
+			    uint64_t *peak_b_to_a);
+
 struct sl_splice_stats {
 	uint64_t flows;	 /* flows started */
 	uint64_t active; /* flows not yet ended */
@@ -64,6 +80,9 @@ struct sl_splice_stats {
 	/* added with the implementation: */
 	uint64_t kernel_bytes; /* of bytes, those the verdict redirected (the rest were
 				* copied by splice.c while starting a flow) */
+	uint64_t pauses; /* times a direction paused at SL_SPLICE_BACKLOG_CAP */
+	uint64_t broken; /* flows reset because the bytes the source received and
+			  * the bytes moved differ at its FIN (see splice.c) */
 };
 void sl_splice_get_stats(struct sl_splice *s, struct sl_splice_stats *out);
 
