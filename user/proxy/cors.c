@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "cors.h"
+#include "cfg.h"
 
 #define SL_CORS_MAX_AGE_MAX 86400 /* the longest any browser caches a preflight */
 #define SL_CORS_LIST_MAX 64
@@ -241,8 +242,6 @@ struct sl_cors *sl_cors_from_json(const json_t *obj, const char *path, char *err
 	static const char *const dflt_methods[] = { "GET", "HEAD", "POST", NULL };
 	const json_t *v;
 	struct sl_cors *c;
-	const char *k;
-	json_t *jv;
 	size_t i;
 
 	if (!json_is_object(obj)) {
@@ -251,18 +250,10 @@ struct sl_cors *sl_cors_from_json(const json_t *obj, const char *path, char *err
 			 path);
 		return NULL;
 	}
-	json_object_foreach((json_t *)obj, k, jv) {
-		for (i = 0; cors_keys[i]; i++)
-			if (!strcmp(k, cors_keys[i]))
-				break;
-		if (!cors_keys[i]) {
-			snprintf(err, errlen,
-				 "%s: unknown key \"%s\"; known keys: origins, methods, headers, "
-				 "expose, max_age, credentials",
-				 path, k);
-			return NULL;
-		}
-	}
+	for (i = 0; cors_keys[i]; i++)
+		;
+	if (sl_cfg_keys(obj, cors_keys, i, path, err, errlen))
+		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "%s: out of memory", path);

@@ -32,6 +32,7 @@
 #include <strings.h>
 
 #include "l7conf.h"
+#include "cfg.h"
 #include "cors.h"
 #include "jwt.h"
 #include "limit.h"
@@ -49,28 +50,6 @@ static const char *const timeout_keys[] = { "connect", "header", "request", "idl
 static const char *const route_keys[] = { "name", "host", "path", "jwt",
 					  "cors", "limit", "splice" };
 
-/* Refuse keys not in @known, naming them all so the typo is easy to see. */
-static int check_keys(const json_t *obj, const char *const *known, size_t n, const char *path,
-		      char *err, size_t errlen)
-{
-	const char *k;
-	json_t *v;
-	size_t i, pos;
-
-	json_object_foreach((json_t *)obj, k, v) {
-		for (i = 0; i < n; i++)
-			if (!strcmp(k, known[i]))
-				break;
-		if (i < n)
-			continue;
-		pos = snprintf(err, errlen, "%s: unknown key \"%s\"; known keys: ", path, k);
-		for (i = 0; i < n && pos < errlen; i++)
-			pos += snprintf(err + pos, errlen - pos, "%s%s", i ? ", " : "", known[i]);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int get_object(const json_t *obj, const char *name, const json_t **out, const char *path,
 		      char *err, size_t errlen)
 {
@@ -81,29 +60,6 @@ static int get_object(const json_t *obj, const char *name, const json_t **out, c
 		return -EINVAL;
 	}
 	*out = v;
-	return 0;
-}
-
-/* An optional integer member in @lo..@hi; *@out keeps its default when absent. */
-static int get_u32(const json_t *obj, const char *name, uint32_t lo, uint32_t hi, uint32_t *out,
-		   const char *path, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(obj, name);
-	json_int_t x;
-
-	if (!v)
-		return 0;
-	if (!json_is_integer(v)) {
-		snprintf(err, errlen, "%s.%s: must be an integer in %u..%u", path, name, lo, hi);
-		return -EINVAL;
-	}
-	x = json_integer_value(v);
-	if (x < lo || x > hi) {
-		snprintf(err, errlen, "%s.%s: %" JSON_INTEGER_FORMAT " is out of range; use %u..%u",
-			 path, name, x, lo, hi);
-		return -ERANGE;
-	}
-	*out = (uint32_t)x;
 	return 0;
 }
 
@@ -223,7 +179,7 @@ static int route_parse(struct sl_route *r, const json_t *obj, uint32_t i, const 
 			 path);
 		return -EINVAL;
 	}
-	if (check_keys(obj, route_keys, NKEYS(route_keys), path, err, errlen) ||
+	if (sl_cfg_keys(obj, route_keys, NKEYS(route_keys), path, err, errlen) ||
 	    get_string(obj, "name", &name, path, err, errlen) ||
 	    get_string(obj, "host", &host, path, err, errlen) ||
 	    get_string(obj, "path", &rpath, path, err, errlen) ||
@@ -437,7 +393,7 @@ struct sl_l7_conf *sl_l7_conf_from_json(const json_t *obj, const char *path, cha
 	}
 	c->limits = (struct sl_http_limits){ 8192, 65536, 100 };
 	c->timeouts = (struct sl_l7_timeouts){ 2000, 10000, 30000, 60000 };
-	if (obj && (check_keys(obj, l7_keys, NKEYS(l7_keys), path, err, errlen) ||
+	if (obj && (sl_cfg_keys(obj, l7_keys, NKEYS(l7_keys), path, err, errlen) ||
 		    get_string(obj, "proto", &proto, path, err, errlen) ||
 		    get_string(obj, "request_id_header", &rid, path, err, errlen) ||
 		    get_object(obj, "limits", &limits, path, err, errlen) ||
@@ -459,12 +415,12 @@ struct sl_l7_conf *sl_l7_conf_from_json(const json_t *obj, const char *path, cha
 	strcpy(c->request_id_header, rid);
 	if (limits) {
 		snprintf(sub, sizeof(sub), "%s.limits", path);
-		if (check_keys(limits, limits_keys, NKEYS(limits_keys), sub, err, errlen) ||
-		    get_u32(limits, "max_request_line", 64, SL_HTTP_HEAD_CAP,
+		if (sl_cfg_keys(limits, limits_keys, NKEYS(limits_keys), sub, err, errlen) ||
+		    sl_cfg_u32(limits, "max_request_line", 64, SL_HTTP_HEAD_CAP,
 			    &c->limits.max_request_line, sub, err, errlen) ||
-		    get_u32(limits, "max_head", 256, SL_HTTP_HEAD_CAP, &c->limits.max_head, sub,
+		    sl_cfg_u32(limits, "max_head", 256, SL_HTTP_HEAD_CAP, &c->limits.max_head, sub,
 			    err, errlen) ||
-		    get_u32(limits, "max_headers", 1, SL_HTTP_HDR_CAP, &c->limits.max_headers,
+		    sl_cfg_u32(limits, "max_headers", 1, SL_HTTP_HDR_CAP, &c->limits.max_headers,
 			    sub, err, errlen))
 			goto fail;
 		if (c->limits.max_request_line > c->limits.max_head) {
@@ -477,14 +433,14 @@ struct sl_l7_conf *sl_l7_conf_from_json(const json_t *obj, const char *path, cha
 	}
 	if (timeouts) {
 		snprintf(sub, sizeof(sub), "%s.timeouts_ms", path);
-		if (check_keys(timeouts, timeout_keys, NKEYS(timeout_keys), sub, err, errlen) ||
-		    get_u32(timeouts, "connect", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.connect_ms,
+		if (sl_cfg_keys(timeouts, timeout_keys, NKEYS(timeout_keys), sub, err, errlen) ||
+		    sl_cfg_u32(timeouts, "connect", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.connect_ms,
 			    sub, err, errlen) ||
-		    get_u32(timeouts, "header", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.header_ms,
+		    sl_cfg_u32(timeouts, "header", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.header_ms,
 			    sub, err, errlen) ||
-		    get_u32(timeouts, "request", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.request_ms,
+		    sl_cfg_u32(timeouts, "request", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.request_ms,
 			    sub, err, errlen) ||
-		    get_u32(timeouts, "idle", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.idle_ms, sub,
+		    sl_cfg_u32(timeouts, "idle", 1, SL_TIMEOUT_MAX_MS, &c->timeouts.idle_ms, sub,
 			    err, errlen))
 			goto fail;
 	}

@@ -29,6 +29,7 @@
 #include <sys/random.h>
 
 #include "limit.h"
+#include "cfg.h"
 
 #define NS_PER_MS 1000000ULL
 #define NS_PER_S 1000000000ULL
@@ -115,51 +116,8 @@ static uint64_t siphash24(const uint64_t k[2], const void *data, size_t len)
 
 /* ---- configuration ---- */
 
-static int get_u32(const json_t *obj, const char *name, uint32_t lo, uint32_t hi, uint32_t *out,
-		   const char *path, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(obj, name);
-	json_int_t x;
-
-	if (!v)
-		return 0;
-	if (!json_is_integer(v)) {
-		snprintf(err, errlen, "%s.%s: must be an integer in %u..%u", path, name, lo, hi);
-		return -EINVAL;
-	}
-	x = json_integer_value(v);
-	if (x < lo || x > hi) {
-		snprintf(err, errlen, "%s.%s: %" JSON_INTEGER_FORMAT " is out of range; use %u..%u",
-			 path, name, x, lo, hi);
-		return -ERANGE;
-	}
-	*out = (uint32_t)x;
-	return 0;
-}
-
 static const char *const limit_keys[] = { "key", "algorithm", "rate", "per_ms", "burst",
 					  "max_keys" };
-
-static int check_known(const json_t *obj, const char *path, char *err, size_t errlen)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach((json_t *)obj, k, v) {
-		for (i = 0; i < sizeof(limit_keys) / sizeof(limit_keys[0]); i++)
-			if (!strcmp(k, limit_keys[i]))
-				break;
-		if (i == sizeof(limit_keys) / sizeof(limit_keys[0])) {
-			snprintf(err, errlen,
-				 "%s: unknown key \"%s\"; known keys: key, algorithm, rate, "
-				 "per_ms, burst, max_keys",
-				 path, k);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
 
 static struct sl_limit *limit_new(uint32_t max_keys)
 {
@@ -212,7 +170,8 @@ struct sl_limit *sl_limit_from_json(const json_t *obj, const char *path, char *e
 			 path);
 		return NULL;
 	}
-	if (check_known(obj, path, err, errlen))
+	if (sl_cfg_keys(obj, limit_keys, sizeof(limit_keys) / sizeof(limit_keys[0]), path,
+			err, errlen))
 		return NULL;
 	v = json_object_get(obj, "key");
 	if (v) {
@@ -247,9 +206,9 @@ struct sl_limit *sl_limit_from_json(const json_t *obj, const char *path, char *e
 			 SL_LIMIT_RATE_MAX);
 		return NULL;
 	}
-	if (get_u32(obj, "rate", 1, SL_LIMIT_RATE_MAX, &rate, path, err, errlen) ||
-	    get_u32(obj, "per_ms", 1, SL_LIMIT_PER_MS_MAX, &per_ms, path, err, errlen) ||
-	    get_u32(obj, "max_keys", 1, SL_LIMIT_KEYS_MAX, &max_keys, path, err, errlen))
+	if (sl_cfg_u32(obj, "rate", 1, SL_LIMIT_RATE_MAX, &rate, path, err, errlen) ||
+	    sl_cfg_u32(obj, "per_ms", 1, SL_LIMIT_PER_MS_MAX, &per_ms, path, err, errlen) ||
+	    sl_cfg_u32(obj, "max_keys", 1, SL_LIMIT_KEYS_MAX, &max_keys, path, err, errlen))
 		return NULL;
 	if (json_object_get(obj, "burst")) {
 		if (algo != SL_LIMIT_TOKEN_BUCKET) {
@@ -259,7 +218,7 @@ struct sl_limit *sl_limit_from_json(const json_t *obj, const char *path, char *e
 				 path);
 			return NULL;
 		}
-		if (get_u32(obj, "burst", 1, SL_LIMIT_RATE_MAX, &burst, path, err, errlen))
+		if (sl_cfg_u32(obj, "burst", 1, SL_LIMIT_RATE_MAX, &burst, path, err, errlen))
 			return NULL;
 	}
 	if (!burst)
