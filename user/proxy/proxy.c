@@ -2029,10 +2029,11 @@ json_t *sl_proxy_stats(struct sl_proxy *p)
 
 		sl_splice_get_stats(p->splice, &ss);
 		json_object_set_new(o, "_splice",
-				    json_pack("{s:b, s:I, s:I, s:I, s:I}", "available", 1, "flows",
-					      (json_int_t)ss.flows, "active", (json_int_t)ss.active,
-					      "bytes", (json_int_t)ss.bytes, "kernel_bytes",
-					      (json_int_t)ss.kernel_bytes));
+				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "available", 1,
+					      "flows", (json_int_t)ss.flows, "active",
+					      (json_int_t)ss.active, "bytes", (json_int_t)ss.bytes,
+					      "kernel_bytes", (json_int_t)ss.kernel_bytes, "pauses",
+					      (json_int_t)ss.pauses, "broken", (json_int_t)ss.broken));
 	} else {
 		json_object_set_new(o, "_splice", json_pack("{s:b}", "available", 0));
 	}
