@@ -52,6 +52,7 @@ struct sl_events_follower {
 	int dirty;    /* queued since the last send attempt */
 	__u32 events; /* epoll interest now */
 	unsigned idx; /* in ev->fl */
+	size_t bound; /* opts.follower_buf */
 	double deadline; /* F_CLOSING: close by then (monotonic) */
 	struct cursor cur;
 };
@@ -789,6 +790,9 @@ static int follower_room(struct sl_events_follower *f, size_t n)
 
 		while (cap < f->len + n)
 			cap *= 2;
+		/* no more than the bound, unless one line is bigger */
+		if (cap > f->bound)
+			cap = f->len + n > f->bound ? f->len + n : f->bound;
 		nb = realloc(f->buf, cap);
 		if (!nb)
 			return -ENOMEM;
@@ -994,6 +998,7 @@ int sl_events_follow(struct sl_events *ev, long long from, const char *types, in
 		return -ENOMEM;
 	f->fd = fd;
 	f->cur.fd = -1;
+	f->bound = ev->o.follower_buf;
 	if (types && *types && !(f->types = strdup(types))) {
 		free(f);
 		return -ENOMEM;

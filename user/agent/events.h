@@ -102,7 +102,7 @@ int sl_events_check_from(const struct sl_events *ev, long long from, char *err, 
  */
 int sl_events_type_match(const char *filter, const char *type);
 
-/* A replayed record: the line without its '\n'. Return nonzero to stop. */
+/* A replayed record: the line without its '\n'. Return nonzero to stop; do not call into the store. */
 typedef int (*sl_events_cb)(void *ctx, long long offset, const char *type, const char *line,
 			    size_t len);
 
