@@ -30,6 +30,7 @@ enum srv_mode {
 	SRV_HTTP,   /* read the request, answer with srv.status after srv.delay_ms */
 	SRV_SILENT, /* accept and never answer */
 	SRV_RAW,    /* answer a line that is not HTTP */
+	SRV_RECV,   /* accept and record how the client ended: recv's result or -errno */
 };
 
 struct srv {
@@ -45,8 +46,9 @@ struct srv {
 	atomic_int accepted;
 	char req[1024]; /* the last request head read */
 	atomic_int req_len;
+	atomic_int ended; /* SRV_RECV: 0 = FIN, -ECONNRESET = RST, 1 = not yet */
 	int held[256];
-	int nheld;
+	atomic_int nheld;
 };
 
 static void read_head(struct srv *s, int fd)
@@ -94,13 +96,24 @@ static void *srv_main(void *arg)
 			send(fd, out, (size_t)n, MSG_NOSIGNAL);
 			close(fd);
 			break;
+		case SRV_RECV: {
+			struct timeval tv = { .tv_sec = 2 };
+			ssize_t r;
+
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			r = recv(fd, out, sizeof(out), 0);
+			atomic_store(&s->ended, r < 0 ? -errno : (int)r);
+			close(fd);
+			break;
+		}
 		case SRV_RAW:
 			send(fd, "SSH-2.0-OpenSSH_9.2\r\n", 21, MSG_NOSIGNAL);
 			close(fd);
 			break;
 		case SRV_SILENT:
-			if (s->nheld < (int)(sizeof(s->held) / sizeof(s->held[0]))) {
-				s->held[s->nheld++] = fd;
+			if (atomic_load(&s->nheld) < (int)(sizeof(s->held) / sizeof(s->held[0]))) {
+				s->held[atomic_load(&s->nheld)] = fd;
+				atomic_fetch_add(&s->nheld, 1);
 				break;
 			}
 			close(fd);
@@ -136,6 +149,7 @@ static struct srv *srv_start(int family, int mode, int backlog, int serve)
 					  : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	atomic_store(&s->mode, mode);
 	atomic_store(&s->status, 200);
+	atomic_store(&s->ended, 1);
 	ASSERT_EQ(pipe(s->stop), 0, "pipe");
 	s->served = serve;
 	if (serve)
@@ -484,6 +498,26 @@ static void test_tcp_ipv6_up(void **state)
 	srv_stop(s);
 }
 
+/* An abortive close: the checker never sits in TIME_WAIT, 10,000 checks a second would. */
+static void test_tcp_check_closes_with_rst(void **state)
+{
+	struct srv *s = srv_start(AF_INET, SRV_RECV, 64, 1);
+	struct sl_health_conf c = conf_of(SL_HEALTH_TCP, 1, 1);
+	struct sl_endpoint ep = ep_of(AF_INET, s->port);
+	uint64_t end;
+	struct rec r;
+	struct sl_health *h = new_health(&r);
+
+	ASSERT_EQ(sl_health_add(h, 1, &ep, &c, 1), 0, "add");
+	run_checks(h, 1, 1);
+	end = sl_health_now_ms() + 2000;
+	while (atomic_load(&s->ended) == 1 && sl_health_now_ms() < end)
+		usleep(1000);
+	ASSERT_EQ(atomic_load(&s->ended), -ECONNRESET, "server's recv after the check (0 = FIN)");
+	sl_health_free(h);
+	srv_stop(s);
+}
+
 static void test_tcp_down_on_refused(void **state)
 {
 	struct sl_health_conf c = conf_of(SL_HEALTH_TCP, 2, 2);
@@ -755,15 +789,22 @@ static void test_remove_while_in_flight(void **state)
 	struct sl_health_conf c = conf_of(SL_HEALTH_HTTP, 1, 1);
 	struct sl_endpoint ep = ep_of(AF_INET, s->port);
 	uint64_t end = sl_health_now_ms() + 2000;
+	struct pollfd p = { .events = POLLRDHUP };
 	struct rec r;
 	struct sl_health *h = new_health(&r);
 
 	ASSERT_EQ(sl_health_add(h, 1, &ep, &c, 1), 0, "add");
-	while (!status(h, 1).in_flight) {
-		ASSERT_TRUE(sl_health_now_ms() < end, "no check started in 2 s");
+	while (!status(h, 1).in_flight || !atomic_load(&s->nheld)) {
+		ASSERT_TRUE(sl_health_now_ms() < end, "no check reached the server in 2 s");
 		turn(h, 10);
 	}
 	ASSERT_EQ(sl_health_remove(h, 1), 0, "remove while in flight");
+	/* the check's socket is closed at once: the server sees its end (the
+	 * request it holds unread keeps POLLIN set either way) */
+	p.fd = s->held[0];
+	poll(&p, 1, 1000);
+	ASSERT_TRUE(p.revents & (POLLRDHUP | POLLHUP | POLLERR),
+		    "server's connection not closed after remove (revents %#x)", p.revents);
 	run_for(h, 300);
 	ASSERT_EQ(r.calls, 0, "on_change after remove");
 	ASSERT_EQ(sl_health_next_ms(h, sl_health_now_ms()), -1, "nothing left scheduled");
@@ -879,6 +920,7 @@ int main(void)
 		cmocka_unit_test(test_api_errors),
 		cmocka_unit_test(test_tcp_up_after_rise_connects),
 		cmocka_unit_test(test_tcp_ipv6_up),
+		cmocka_unit_test(test_tcp_check_closes_with_rst),
 		cmocka_unit_test(test_tcp_down_on_refused),
 		cmocka_unit_test(test_tcp_connect_timeout),
 		cmocka_unit_test(test_http_request_format),
