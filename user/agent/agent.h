@@ -8,6 +8,8 @@
 
 #include "sluice/abi.h"
 #include "../lib/addr.h"
+#include "health.h"
+#include "circuit.h"
 
 #define SL_NAME_MAX 32
 #define SL_MAX_IFACES 16
@@ -18,6 +20,13 @@ struct sl_be {
 	__u32 slot;	       /* index in sl_backends */
 	int draining;
 	double drain_deadline; /* unix time */
+	int has_health;	       /* a per-backend health override (full conf) */
+	struct sl_health_conf health;
+	int has_circuit;       /* a per-backend breaker conf */
+	struct sl_circuit_conf circuit;
+	/* runtime, not configuration: */
+	int down;	       /* failed its health checks: no new flows */
+	int open;	       /* circuit breaker open: no new flows */
 };
 
 struct sl_vip_cfg {
@@ -27,6 +36,10 @@ struct sl_vip_cfg {
 	__u32 conn_rate, conn_burst, pkt_rate, pkt_burst;
 	__u32 id; /* index in per-VIP maps */
 	json_t *l7; /* normalized "l7" object (user/proxy/l7conf.h); NULL: an L4 VIP */
+	int has_health; /* active health checks for every backend (unless overridden) */
+	struct sl_health_conf health;
+	int has_circuit; /* a circuit breaker for every backend (unless overridden) */
+	struct sl_circuit_conf circuit;
 	struct sl_be be[SL_GROUP_MAX];
 	__u32 n_be;
 };
@@ -39,6 +52,8 @@ struct sl_iface {
 struct sl_dp;
 struct sl_journal;
 struct sl_proxy;
+struct sl_events;
+struct sl_breakers;
 
 struct sl_state {
 	struct sl_vip_cfg *vips[SL_MAX_VIPS];
@@ -52,6 +67,12 @@ struct sl_state {
 	struct sl_journal *journal; /* NULL: changes are not recorded */
 	int check_ifaces;	    /* refuse interfaces that do not exist */
 	struct sl_proxy *proxy;	    /* NULL: no L7 gateway (unit tests, replay) */
+	struct sl_health *health;   /* NULL: no active checks (unit tests, replay) */
+	struct sl_events *events;   /* NULL: no event stream */
+	struct sl_breakers *breakers; /* NULL: no circuit breakers */
+	__u8 hc_on[SL_MAX_BACKENDS]; /* slots with a health target */
+	__u8 bk_on[SL_MAX_BACKENDS]; /* slots with a breaker, and its conf */
+	struct sl_circuit_conf bk_conf[SL_MAX_BACKENDS];
 };
 
 /* The outcome of a refused request: a one-line reason and sluicectl's exit status. */
@@ -75,6 +96,14 @@ int sl_state_reconcile(struct sl_state *st);
 
 /* Give the L7 gateway (st->proxy) the L7 VIPs as they are now. */
 void sl_state_l7_sync(struct sl_state *st);
+/* Health targets (st->health) and breakers (st->breakers) to match the model. */
+void sl_state_checks_sync(struct sl_state *st);
+/* The health engine's on_change (ctx: the state; key: the backend slot). */
+void sl_state_health_change(void *ctx, uint64_t key, int up, const char *reason);
+/* Apply the transitions the breakers queued (kernel flags, events). */
+void sl_state_breakers_drain(struct sl_state *st);
+/* Append an event with no VIP or backend (agent.start ...); @data is taken over. */
+void sl_state_emit(struct sl_state *st, const char *type, json_t *data);
 
 /* Once a second: finish drains whose flows are gone or whose time is up. */
 void sl_state_tick(struct sl_state *st, double now);

@@ -19,6 +19,8 @@
 #include "../lib/log.h"
 
 struct sl_dp {
+	void (*ev_fn)(void *ctx, const struct sl_event *e);
+	void *ev_ctx;
 	struct xdp_lb_bpf *skel;
 	struct ring_buffer *events;
 	__u64 ev_new, ev_rl;
@@ -430,7 +432,20 @@ static int on_event(void *ctx, void *data, size_t len)
 		dp->ev_new++;
 	else if (e->type == SL_EV_RL_DROP)
 		dp->ev_rl++;
+	if (dp->ev_fn)
+		dp->ev_fn(dp->ev_ctx, e);
 	return 0;
+}
+
+void sl_dp_on_event(struct sl_dp *dp, void (*fn)(void *ctx, const struct sl_event *e), void *ctx)
+{
+	dp->ev_fn = fn;
+	dp->ev_ctx = ctx;
+}
+
+__u32 sl_dp_rl_sample_every(const struct sl_dp *dp)
+{
+	return dp->skel->rodata->ev_rl_every;
 }
 
 int sl_dp_events_fd(struct sl_dp *dp)
@@ -440,7 +455,7 @@ int sl_dp_events_fd(struct sl_dp *dp)
 	return dp->events ? ring_buffer__epoll_fd(dp->events) : -1;
 }
 
-/* Events are only counted for now; the event stream will carry them. */
+/* Count the sampled events and hand each to the sl_dp_on_event() function. */
 void sl_dp_events_drain(struct sl_dp *dp)
 {
 	if (dp->events)

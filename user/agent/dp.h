@@ -53,6 +53,10 @@ void sl_dp_be_stats_reset(struct sl_dp *dp, __u32 slot);
 /* Epoll-able fd of the event ring buffer, and draining it (counts by type). */
 int sl_dp_events_fd(struct sl_dp *dp);
 void sl_dp_events_drain(struct sl_dp *dp);
+/* Each sampled event drained is also given to @fn (the event stream). */
+void sl_dp_on_event(struct sl_dp *dp, void (*fn)(void *ctx, const struct sl_event *e), void *ctx);
+/* 1 in how many rate-limit drops is sampled into the ring buffer. */
+__u32 sl_dp_rl_sample_every(const struct sl_dp *dp);
 /* Run the sweeper once: idle flows release their backends. */
 int sl_dp_sweep(struct sl_dp *dp);
 /*

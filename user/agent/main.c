@@ -22,6 +22,8 @@
 
 #include "agent.h"
 #include "../proxy/proxy.h"
+#include "breakers.h"
+#include "events.h"
 #include "dp.h"
 #include "../lib/log.h"
 
@@ -221,12 +223,77 @@ static int reply(int fd, json_t *msg)
 	return err;
 }
 
-static void handle_line(struct sl_state *st, int fd, const char *line)
+/*
+ * `events --follow`: the answer line, then the connection belongs to the event
+ * store, which streams envelopes on it until the client leaves (or is too slow).
+ * Returns 1 when @fd was handed over.
+ */
+static int follow_events(struct sl_state *st, int fd, json_t *args)
+{
+	json_t *jf = json_object_get(args, "from"), *jt = json_object_get(args, "type"), *msg;
+	long long from = sl_events_next_offset(st->events);
+	char err[256];
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(args, k, v) {
+		if (strcmp(k, "from") && strcmp(k, "type") && strcmp(k, "follow")) {
+			snprintf(err, sizeof(err), "%s: unknown field", k);
+			goto refuse2;
+		}
+	}
+	if (jf && (!json_is_integer(jf) || json_integer_value(jf) < 0)) {
+		snprintf(err, sizeof(err), "from: must be an offset (an integer >= 0)");
+		goto refuse2;
+	}
+	if (jt && !json_is_string(jt)) {
+		snprintf(err, sizeof(err), "type: must be a string like \"health,circuit\"");
+		goto refuse2;
+	}
+	if (jf)
+		from = json_integer_value(jf) ? json_integer_value(jf) : sl_events_earliest(st->events);
+	if (sl_events_check_from(st->events, from, err, sizeof(err))) {
+		msg = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", err, "exit", 1);
+		reply(fd, msg);
+		json_decref(msg);
+		return 0;
+	}
+	msg = json_pack("{s:b, s:{s:b, s:I}}", "ok", 1, "result", "following", 1, "from",
+			(json_int_t)from);
+	if (reply(fd, msg)) {
+		json_decref(msg);
+		return 0;
+	}
+	json_decref(msg);
+	if (sl_events_follow(st->events, from, jt ? json_string_value(jt) : NULL, fd, err,
+			     sizeof(err))) {
+		msg = json_pack("{s:s}", "error", err);
+		reply(fd, msg);
+		json_decref(msg);
+		return 0;
+	}
+	return 1;
+refuse2:
+	msg = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", err, "exit", 2);
+	reply(fd, msg);
+	json_decref(msg);
+	return 0;
+}
+
+static int handle_line(struct sl_state *st, int fd, const char *line)
 {
 	json_error_t jerr;
 	json_t *req = json_loads(line, 0, &jerr), *res = NULL, *msg;
 	struct sl_err e = { 0 };
 
+	if (req && st->events && json_is_object(req) &&
+	    !strcmp(json_string_value(json_object_get(req, "cmd")) ?: "", "events") &&
+	    json_is_true(json_object_get(json_object_get(req, "args"), "follow"))) {
+		int handed = follow_events(st, fd, json_object_get(req, "args"));
+
+		json_decref(req);
+		return handed;
+	}
 	if (!req) {
 		msg = json_pack("{s:b, s:s+, s:i}", "ok", 0, "error", "request is not JSON: ",
 				jerr.text, "exit", 2);
@@ -242,6 +309,7 @@ static void handle_line(struct sl_state *st, int fd, const char *line)
 	if (reply(fd, msg))
 		pr_debug("a client went away before its reply");
 	json_decref(msg);
+	return 0;
 }
 
 /* Read what a client sent; run each complete line. Returns -1 to close it. */
@@ -272,8 +340,8 @@ static int client_read(struct sl_state *st, struct client *c)
 		c->buf[c->len] = 0;
 		while ((nl = memchr(c->buf, '\n', c->len))) {
 			*nl = 0;
-			if (nl != c->buf)
-				handle_line(st, c->fd, c->buf);
+			if (nl != c->buf && handle_line(st, c->fd, c->buf))
+				return 2; /* the event store has the connection now */
 			c->len -= (size_t)(nl + 1 - c->buf);
 			memmove(c->buf, nl + 1, c->len);
 			c->buf[c->len] = 0;
@@ -302,22 +370,54 @@ static int apply_config_file(struct sl_state *st, const char *file)
 	return err;
 }
 
-/* The L7 gateway reaches the data plane through these. */
+/* The L7 gateway reaches the data plane and the breakers through these. */
 static int l7_pick(void *ctx, const struct sl_vip_key *vip, __u32 hash, __u32 *be_id,
 		   __u32 *be_gen)
 {
-	return sl_dp_l7_pick(ctx, vip, hash, be_id, be_gen);
+	return sl_dp_l7_pick(((struct sl_state *)ctx)->dp, vip, hash, be_id, be_gen);
 }
 
 static void l7_release(void *ctx, __u32 be_id, __u32 be_gen)
 {
-	if (sl_dp_l7_release(ctx, be_id, be_gen))
+	if (sl_dp_l7_release(((struct sl_state *)ctx)->dp, be_id, be_gen))
 		pr_warn("l7: releasing backend %u: %s", be_id, strerror(errno));
 }
 
 static int l7_backend(void *ctx, __u32 be_id, struct sl_backend *out)
 {
-	return sl_dp_backend_get(ctx, be_id, out);
+	return sl_dp_backend_get(((struct sl_state *)ctx)->dp, be_id, out);
+}
+
+/* st->breakers never changes while the workers run (made before, freed after). */
+static int l7_admit(void *ctx, __u32 be_id, __u64 *ticket)
+{
+	return sl_breakers_admit(((struct sl_state *)ctx)->breakers, be_id, (uint64_t *)ticket);
+}
+
+static void l7_done(void *ctx, __u32 be_id, __u64 ticket, int status, int connect_error,
+		    __u32 ms)
+{
+	sl_breakers_done(((struct sl_state *)ctx)->breakers, be_id, ticket, status, connect_error,
+			 ms);
+}
+
+/* Sampled rate-limit drops from the ring buffer, into per-client-per-second events. */
+static struct sl_rl_agg *rl_agg;
+static __u32 rl_every = 1;
+
+static void on_dp_event(void *ctx, const struct sl_event *e)
+{
+	struct sl_state *st = ctx;
+	__u32 i;
+
+	if (e->type != SL_EV_RL_DROP || !rl_agg)
+		return;
+	for (i = 0; i < st->n_vips; i++)
+		if (st->vips[i]->id == e->vip_id) {
+			sl_rl_agg_add(rl_agg, st->vips[i]->name, e->src, e->family, rl_every,
+				      sl_now());
+			return;
+		}
 }
 
 static int run(struct opts *o)
@@ -349,8 +449,29 @@ static int run(struct opts *o)
 	if (!st.dp)
 		goto out;
 	{
+		char evdir[PATH_MAX];
+
+		snprintf(evdir, sizeof(evdir), "%s/events", o->state_dir);
+		st.events = sl_events_open(evdir, NULL);
+		if (!st.events) {
+			pr_err("events: cannot open %s: %s", evdir, strerror(errno));
+			goto out;
+		}
+	}
+	st.health = sl_health_new(sl_state_health_change, &st);
+	st.breakers = sl_breakers_new();
+	rl_agg = sl_rl_agg_new(1024, sl_rl_emit_event, st.events);
+	if (!st.health || !st.breakers || !rl_agg) {
+		pr_err("cannot start health checks, breakers or the event stream: %s",
+		       strerror(errno));
+		goto out;
+	}
+	rl_every = sl_dp_rl_sample_every(st.dp) ? sl_dp_rl_sample_every(st.dp) : 1;
+	sl_dp_on_event(st.dp, on_dp_event, &st);
+	{
 		struct sl_proxy_ops ops = { .pick = l7_pick, .release = l7_release,
-					    .backend = l7_backend, .ctx = st.dp };
+					    .backend = l7_backend, .admit = l7_admit,
+					    .done = l7_done, .ctx = &st };
 
 		st.proxy = sl_proxy_new(&ops, o->workers);
 		if (!st.proxy) {
@@ -398,10 +519,25 @@ static int run(struct opts *o)
 	} else {
 		pr_warn("events: cannot read the ring buffer; sampled events will be lost");
 	}
+	ev.data.fd = sl_health_fd(st.health);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = sl_breakers_fd(st.breakers);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = sl_events_fd(st.events);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	{
+		long long gfrom, gto;
+
+		sl_state_emit(&st, "agent.start",
+			      json_pack("{s:i, s:i, s:i}", "pid", (int)getpid(), "replayed", replayed,
+					"vips", (int)st.n_vips));
+		if (sl_events_skipped(st.events, &gfrom, &gto))
+			pr_warn("events: offsets %lld..%lld were lost with the last boot", gfrom, gto);
+	}
 	pr_info("ready: control socket %s, state %s, maps %s", o->socket, o->state_dir, o->bpffs);
 
 	while (!stop) {
-		int n = epoll_wait(ep, evs, 16, -1);
+		int n = epoll_wait(ep, evs, 16, sl_health_next_ms(st.health, sl_health_now_ms()));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -423,8 +559,19 @@ static int run(struct opts *o)
 				if (sl_dp_sweep(st.dp))
 					pr_warn("sweeper: test_run failed: %s", strerror(errno));
 				sl_state_tick(&st, sl_now());
+				sl_breakers_tick(st.breakers);
+				sl_state_breakers_drain(&st);
+				sl_rl_agg_flush(rl_agg, sl_now());
+				sl_events_pump(st.events);
+				sl_events_sync(st.events);
 			} else if (fd == efd) {
 				sl_dp_events_drain(st.dp);
+			} else if (fd == sl_health_fd(st.health)) {
+				/* run below */
+			} else if (fd == sl_breakers_fd(st.breakers)) {
+				sl_state_breakers_drain(&st);
+			} else if (fd == sl_events_fd(st.events)) {
+				sl_events_pump(st.events);
 			} else if (fd == lfd) {
 				int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -445,10 +592,21 @@ static int run(struct opts *o)
 			} else {
 				for (k = 0; k < MAX_CLIENTS && clients[k].fd != fd; k++)
 					;
-				if (k < MAX_CLIENTS && client_read(&st, &clients[k]))
-					client_close(&clients[k], ep);
+				if (k < MAX_CLIENTS) {
+					int r = client_read(&st, &clients[k]);
+
+					if (r == 2) { /* following events: not ours to close */
+						epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+						free(clients[k].buf);
+						memset(&clients[k], 0, sizeof(clients[k]));
+						clients[k].fd = -1;
+					} else if (r) {
+						client_close(&clients[k], ep);
+					}
+				}
 			}
 		}
+		sl_health_run(st.health, sl_health_now_ms());
 	}
 	rc = 0;
 out:
@@ -471,7 +629,13 @@ out:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
-	sl_proxy_free(st.proxy);
+	sl_proxy_free(st.proxy); /* first: its workers use the breakers */
+	if (st.events)
+		sl_state_emit(&st, "agent.stop", json_pack("{s:i}", "pid", (int)getpid()));
+	sl_health_free(st.health);
+	sl_breakers_free(st.breakers);
+	sl_rl_agg_free(rl_agg);
+	sl_events_close(st.events);
 	sl_dp_close(st.dp);
 	sl_journal_close(st.journal);
 	sl_state_free(&st);

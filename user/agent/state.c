@@ -24,6 +24,8 @@
 #include "../lib/maglev.h"
 #include "../proxy/l7conf.h"
 #include "../proxy/proxy.h"
+#include "breakers.h"
+#include "events.h"
 
 #define DEFAULT_DRAIN_TIMEOUT 300
 
@@ -147,7 +149,8 @@ static int be_write(struct sl_state *st, const struct sl_vip_cfg *v, const struc
 	memcpy(val.addr, b->ep.addr, sizeof(val.addr));
 	val.port = htons(b->ep.port);
 	val.family = b->ep.family;
-	val.flags = b->draining ? SL_BE_DRAIN : 0;
+	val.flags = (b->draining ? SL_BE_DRAIN : 0) | (b->down ? SL_BE_DOWN : 0) |
+		    (b->open ? SL_BE_OPEN : 0);
 	val.weight = b->weight;
 	val.vip_id = v->id;
 	val.gen = cur.gen;
@@ -169,6 +172,37 @@ static int be_mark_removed(struct sl_state *st, __u32 slot)
 	return sl_dp_backend_put(st->dp, slot, &cur);
 }
 
+/* ---- events ---- */
+
+/* Append one event to the stream (when there is one). @data is taken over. */
+static void emit(struct sl_state *st, const char *type, const struct sl_vip_cfg *v,
+		 const struct sl_be *b, json_t *data)
+{
+	char bb[80];
+
+	if (st->events &&
+	    sl_events_append(st->events, type, v ? v->name : NULL,
+			     b ? sl_endpoint_str(&b->ep, bb, sizeof(bb)) : NULL, data, sl_now()) < 0)
+		pr_warn("events: could not record %s", type);
+	json_decref(data);
+}
+
+void sl_state_emit(struct sl_state *st, const char *type, json_t *data)
+{
+	emit(st, type, NULL, NULL, data);
+}
+
+/* A backend's health-check and breaker settings: its own, else its VIP's. */
+static const struct sl_health_conf *be_health(const struct sl_vip_cfg *v, const struct sl_be *b)
+{
+	return b->has_health ? &b->health : v->has_health ? &v->health : NULL;
+}
+
+static const struct sl_circuit_conf *be_circuit(const struct sl_vip_cfg *v, const struct sl_be *b)
+{
+	return b->has_circuit ? &b->circuit : v->has_circuit ? &v->circuit : NULL;
+}
+
 /* Group (and Maglev table) of the backends that may take new flows, then the VIP. */
 static int vip_publish(struct sl_state *st, const struct sl_vip_cfg *v)
 {
@@ -185,8 +219,8 @@ static int vip_publish(struct sl_state *st, const struct sl_vip_cfg *v)
 	for (i = 0; i < v->n_be; i++) {
 		const struct sl_be *b = &v->be[i];
 
-		if (b->draining || !b->weight)
-			continue;
+		if (b->draining || !b->weight || b->down || b->open)
+			continue; /* no new flows: out of the group (and the Maglev table) */
 		m[n].id = b->slot;
 		m[n].weight = b->weight;
 		memset(&mb[n], 0, sizeof(mb[n]));
@@ -394,6 +428,7 @@ static int be_add(struct sl_state *st, struct sl_vip_cfg *v, const struct sl_end
 	}
 	st->slot_used[slot] = 1;
 	st->next_slot = ((__u32)slot + 1) % SL_MAX_BACKENDS;
+	emit(st, "backend.registered", v, b, json_pack("{s:I}", "weight", (json_int_t)weight));
 	return 0;
 kernel:
 	return refuse(e, 1, "vip %s: the kernel refused the change (see sluiced's log)", v->name);
@@ -403,6 +438,15 @@ static void be_remove(struct sl_state *st, struct sl_vip_cfg *v, struct sl_be *b
 {
 	__u32 slot = b->slot, i = (__u32)(b - v->be);
 
+	emit(st, "backend.deregistered", v, b, NULL);
+	if (st->health && st->hc_on[slot]) {
+		sl_health_remove(st->health, slot);
+		st->hc_on[slot] = 0;
+	}
+	if (st->breakers && st->bk_on[slot]) {
+		sl_breakers_set(st->breakers, slot, NULL);
+		st->bk_on[slot] = 0;
+	}
 	memmove(&v->be[i], &v->be[i + 1], (v->n_be - i - 1) * sizeof(v->be[0]));
 	v->n_be--;
 	if (st->dp) {
@@ -590,6 +634,38 @@ static int get_l7(json_t *l7, struct sl_vip_cfg *v, const char *path, struct sl_
 	return 0;
 }
 
+/*
+ * "health" and "circuit" objects of a VIP or (over @vip's) of a backend.
+ * Absent: none (a backend then follows its VIP).
+ */
+static int get_checks(json_t *obj, const struct sl_vip_cfg *vip, int *has_h,
+		      struct sl_health_conf *h, int *has_c, struct sl_circuit_conf *c,
+		      const char *path, struct sl_err *e)
+{
+	json_t *ho = json_object_get(obj, "health"), *co = json_object_get(obj, "circuit");
+	char p[160], err[400];
+
+	*has_h = *has_c = 0;
+	if (ho) {
+		snprintf(p, sizeof(p), "%s%shealth", path, *path ? "." : "");
+		if (sl_health_conf_parse(ho, vip && vip->has_health ? &vip->health : NULL, h, p, err,
+					 sizeof(err)))
+			return refuse(e, 2, "%s", err);
+		*has_h = 1;
+	}
+	if (co) {
+		snprintf(p, sizeof(p), "%s%scircuit", path, *path ? "." : "");
+		if (vip && vip->has_circuit)
+			*c = vip->circuit;
+		else
+			sl_circuit_conf_default(c);
+		if (sl_circuit_conf_from_json(co, p, c, err, sizeof(err)))
+			return refuse(e, 2, "%s", err);
+		*has_c = 1;
+	}
+	return 0;
+}
+
 /* The VIP fields of vip.add and of a config "vips" entry. */
 static int get_vip(json_t *obj, struct sl_vip_cfg *v, const char *path, struct sl_err *e)
 {
@@ -620,6 +696,9 @@ static int get_vip(json_t *obj, struct sl_vip_cfg *v, const char *path, struct s
 	if (x < 0)
 		return -1;
 	v->fwd = (__u8)x;
+	if (get_checks(obj, NULL, &v->has_health, &v->health, &v->has_circuit, &v->circuit, path,
+		       e))
+		return -1;
 	return get_l7(json_object_get(obj, "l7"), v, path, e);
 }
 
@@ -751,6 +830,10 @@ static json_t *vip_json(const struct sl_vip_cfg *v, int with_backends)
 				      "pkt_burst", (json_int_t)v->pkt_burst));
 	if (v->l7)
 		json_object_set(o, "l7", v->l7);
+	if (v->has_health)
+		json_object_set_new(o, "health", sl_health_conf_json(&v->health));
+	if (v->has_circuit)
+		json_object_set_new(o, "circuit", sl_circuit_conf_to_json(&v->circuit));
 	if (!with_backends) {
 		json_object_set_new(o, "backends", json_integer(v->n_be));
 		return o;
@@ -758,13 +841,21 @@ static json_t *vip_json(const struct sl_vip_cfg *v, int with_backends)
 	{
 		json_t *arr = json_array();
 
-		for (i = 0; i < v->n_be; i++)
-			json_array_append_new(
-				arr, json_pack("{s:s, s:i, s:I}", "address",
+		for (i = 0; i < v->n_be; i++) {
+			json_t *bo = json_pack("{s:s, s:i, s:I}", "address",
 					       sl_addr_str(v->be[i].ep.addr, v->be[i].ep.family, a,
 							   sizeof(a)),
 					       "port", v->be[i].ep.port, "weight",
-					       (json_int_t)v->be[i].weight));
+					       (json_int_t)v->be[i].weight);
+
+			if (v->be[i].has_health)
+				json_object_set_new(bo, "health",
+						    sl_health_conf_json(&v->be[i].health));
+			if (v->be[i].has_circuit)
+				json_object_set_new(bo, "circuit",
+						    sl_circuit_conf_to_json(&v->be[i].circuit));
+			json_array_append_new(arr, bo);
+		}
 		json_object_set_new(o, "backends", arr);
 	}
 	return o;
@@ -896,6 +987,14 @@ static json_t *backend_json(struct sl_state *st, const struct sl_vip_cfg *v, con
 	if (b->draining)
 		json_object_set_new(o, "drain_left",
 				    json_integer((json_int_t)ceil(fmax(0, b->drain_deadline - now))));
+	json_object_set_new(o, "health",
+			    json_string(!be_health(v, b) ? "unchecked" : b->down ? "down" : "up"));
+	if (st->breakers && st->bk_on[b->slot]) {
+		struct sl_circuit_info ci;
+
+		if (sl_breakers_info(st->breakers, b->slot, &ci))
+			json_object_set_new(o, "circuit", json_string(sl_circuit_state_name(ci.state)));
+	}
 	return o;
 }
 
@@ -1150,9 +1249,9 @@ static int config_load(struct sl_state *m, json_t *cfg, struct sl_err *e)
 	static const struct field fv[] = { { "name", 1 },     { "address", 1 },	 { "port", 1 },
 					   { "protocol", 0 }, { "strategy", 0 }, { "forward", 0 },
 					   { "limit", 0 },    { "backends", 0 }, { "l7", 0 },
-					   { NULL, 0 } };
+					   { "health", 0 },   { "circuit", 0 },	 { NULL, 0 } };
 	static const struct field fb[] = { { "address", 1 }, { "port", 0 }, { "weight", 0 },
-					   { NULL, 0 } };
+					   { "health", 0 },  { "circuit", 0 }, { NULL, 0 } };
 	char path[48], bpath[128];
 	json_t *arr, *o, *b;
 	size_t i, j;
@@ -1218,9 +1317,20 @@ static int config_load(struct sl_state *m, json_t *cfg, struct sl_err *e)
 			w = get_uint(b, "weight", 1, 0, 65535, bpath, e, &bad);
 			if (bad)
 				goto fail;
-			if (be_add(m, v, &ep, w, e)) {
-				snprintf(path, sizeof(path), "%.47s", bpath);
-				goto prefix;
+			{
+				struct sl_be tmp;
+
+				if (get_checks(b, v, &tmp.has_health, &tmp.health, &tmp.has_circuit,
+					       &tmp.circuit, bpath, e))
+					goto fail;
+				if (be_add(m, v, &ep, w, e)) {
+					snprintf(path, sizeof(path), "%.47s", bpath);
+					goto prefix;
+				}
+				v->be[v->n_be - 1].has_health = tmp.has_health;
+				v->be[v->n_be - 1].health = tmp.health;
+				v->be[v->n_be - 1].has_circuit = tmp.has_circuit;
+				v->be[v->n_be - 1].circuit = tmp.circuit;
 			}
 		}
 	}
@@ -1238,6 +1348,22 @@ fail:
 	e->exit = 1; /* the request was well formed; the configuration it carries is not */
 	sl_state_free(m);
 	return -1;
+}
+
+static int checks_equal(int ha, const struct sl_health_conf *a, int ca,
+			const struct sl_circuit_conf *x, int hb, const struct sl_health_conf *b, int cb,
+			const struct sl_circuit_conf *y)
+{
+	return ha == hb && (!ha || sl_health_conf_equal(a, b)) && ca == cb &&
+	       (!ca || !memcmp(x, y, sizeof(*x)));
+}
+
+static void be_copy_checks(struct sl_be *to, const struct sl_be *from)
+{
+	to->has_health = from->has_health;
+	to->health = from->health;
+	to->has_circuit = from->has_circuit;
+	to->circuit = from->circuit;
 }
 
 static int vip_same_identity(const struct sl_vip_cfg *a, const struct sl_vip_cfg *b)
@@ -1320,6 +1446,14 @@ static int do_apply(struct ctx *c)
 			vip_publish(st, v);
 			changes++;
 		}
+		if (!checks_equal(v->has_health, &v->health, v->has_circuit, &v->circuit,
+				  nv->has_health, &nv->health, nv->has_circuit, &nv->circuit)) {
+			v->has_health = nv->has_health;
+			v->health = nv->health;
+			v->has_circuit = nv->has_circuit;
+			v->circuit = nv->circuit;
+			changes++;
+		}
 		if (v->strategy != nv->strategy || v->fwd != nv->fwd ||
 		    v->per_prefix != nv->per_prefix || v->conn_rate != nv->conn_rate ||
 		    v->conn_burst != nv->conn_burst || v->pkt_rate != nv->pkt_rate ||
@@ -1345,8 +1479,16 @@ static int do_apply(struct ctx *c)
 			if (!b) {
 				if (be_add(st, v, &nv->be[j].ep, nv->be[j].weight, c->e))
 					goto out;
+				b = be_find(v, &nv->be[j].ep);
+				be_copy_checks(b, &nv->be[j]);
 				changes++;
-			} else if (b->weight != nv->be[j].weight || b->draining) {
+			} else if (!checks_equal(b->has_health, &b->health, b->has_circuit, &b->circuit,
+						 nv->be[j].has_health, &nv->be[j].health,
+						 nv->be[j].has_circuit, &nv->be[j].circuit)) {
+				be_copy_checks(b, &nv->be[j]);
+				changes++;
+			}
+			if (b->weight != nv->be[j].weight || b->draining) {
 				b->weight = nv->be[j].weight;
 				b->draining = 0;
 				be_update(st, v, b);
@@ -1361,6 +1503,248 @@ static int do_apply(struct ctx *c)
 out:
 	sl_state_free(&m);
 	return -1;
+}
+
+
+/* ---- health checks, breakers, events ---- */
+
+/* The backend a command names with "address"/"port", or NULL for the VIP itself. */
+static int opt_backend(struct ctx *c, struct sl_vip_cfg *v, struct sl_be **bp)
+{
+	*bp = NULL;
+	if (!json_object_get(c->args, "address"))
+		return 0;
+	*bp = need_backend(c, v);
+	return *bp ? 0 : -1;
+}
+
+static int do_health_set(struct ctx *c)
+{
+	static const struct field f[] = {
+		{ "vip", 1 },	   { "address", 0 }, { "port", 0 },	   { "type", 0 },
+		{ "path", 0 },	   { "host", 0 },    { "expect_status", 0 }, { "interval_ms", 0 },
+		{ "timeout_ms", 0 }, { "rise", 0 },  { "fall", 0 },	   { NULL, 0 }
+	};
+	static const char *const keys[] = { "type",	  "path",	"host", "expect_status",
+					    "interval_ms", "timeout_ms", "rise", "fall" };
+	struct sl_health_conf base, out;
+	struct sl_vip_cfg *v = checked_vip(c, f, "vip");
+	struct sl_be *b;
+	char err[400], path[160];
+	json_t *obj;
+	size_t i;
+	int rc;
+
+	if (!v || opt_backend(c, v, &b))
+		return -1;
+	obj = json_object();
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_get(c->args, keys[i]))
+			json_object_set(obj, keys[i], json_object_get(c->args, keys[i]));
+	if (b && b->has_health)
+		base = b->health;
+	else if (v->has_health)
+		base = v->health;
+	else
+		sl_health_conf_default(&base);
+	/* a change of type starts from that type's defaults */
+	if (json_object_get(obj, "type") && json_is_string(json_object_get(obj, "type")) &&
+	    sl_health_type_from(json_string_value(json_object_get(obj, "type"))) != (int)base.type) {
+		struct sl_health_conf d;
+
+		sl_health_conf_default(&d);
+		d.interval_ms = base.interval_ms;
+		d.timeout_ms = base.timeout_ms;
+		d.rise = base.rise;
+		d.fall = base.fall;
+		base = d;
+	}
+	snprintf(path, sizeof(path), "vip %s%s%s: health", v->name, b ? " backend " : "",
+		 b ? ep_text(&b->ep) : "");
+	rc = sl_health_conf_parse(obj, &base, &out, path, err, sizeof(err));
+	json_decref(obj);
+	if (rc)
+		return refuse(c->e, 2, "%s", err);
+	if (b) {
+		b->has_health = 1;
+		b->health = out;
+	} else {
+		v->has_health = 1;
+		v->health = out;
+	}
+	return 0;
+}
+
+static int do_health_clear(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 }, { "address", 0 }, { "port", 0 },
+					  { NULL, 0 } };
+	struct sl_vip_cfg *v = checked_vip(c, f, "vip");
+	struct sl_be *b;
+
+	if (!v || opt_backend(c, v, &b))
+		return -1;
+	if (b) {
+		if (!b->has_health)
+			return refuse(c->e, 1, "vip %s: backend %s has no health checks of its own",
+				      v->name, ep_text(&b->ep));
+		b->has_health = 0;
+	} else {
+		if (!v->has_health)
+			return refuse(c->e, 1, "vip %s: has no health checks (see 'sluicectl health "
+					       "show %s')",
+				      v->name, v->name);
+		v->has_health = 0;
+	}
+	return 0;
+}
+
+static int do_health_show(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 0 }, { NULL, 0 } };
+	struct sl_vip_cfg *only = NULL;
+	__u32 i, j;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	if (json_object_get(c->args, "vip") && !(only = need_vip(c, "vip")))
+		return -1;
+	c->result = json_array();
+	for (i = 0; i < c->st->n_vips; i++) {
+		struct sl_vip_cfg *v = c->st->vips[i];
+
+		if (only && v != only)
+			continue;
+		for (j = 0; j < v->n_be; j++) {
+			struct sl_be *b = &v->be[j];
+			const struct sl_health_conf *hc = be_health(v, b);
+			struct sl_health_status hs;
+			char bb[80];
+			json_t *o;
+
+			o = json_pack("{s:s, s:s}", "vip", v->name, "backend",
+				      sl_endpoint_str(&b->ep, bb, sizeof(bb)));
+			json_object_set_new(o, "type",
+					    hc ? json_string(sl_health_type_name(hc->type)) : json_null());
+			json_object_set_new(o, "config", hc ? sl_health_conf_json(hc) : json_null());
+			if (hc && c->st->health && c->st->hc_on[b->slot] &&
+			    !sl_health_get(c->st->health, b->slot, &hs)) {
+				double since = hs.last_change_ms ?
+						       c->now - (double)(sl_health_now_ms() -
+									 hs.last_change_ms) / 1000 :
+						       0;
+				char ts[64];
+
+				json_object_set_new(o, "state", json_string(hs.up ? "up" : "down"));
+				if (since > 0) {
+					sl_rfc3339(since, ts, sizeof(ts));
+					json_object_set_new(o, "since", json_string(ts));
+				} else {
+					json_object_set_new(o, "since", json_null());
+				}
+				json_object_set_new(o, "checks", json_integer((json_int_t)hs.checks));
+				json_object_set_new(o, "failures", json_integer(hs.fail_streak));
+				json_object_set_new(o, "latency_ms",
+						    hs.checks ? json_real(hs.last_latency_us / 1000.0) :
+								json_null());
+				json_object_set_new(o, "last_error",
+						    hs.last_error[0] ? json_string(hs.last_error) :
+								       json_null());
+			} else {
+				json_object_set_new(o, "state",
+						    json_string(hc ? (b->down ? "down" : "up") :
+								     "unchecked"));
+				json_object_set_new(o, "since", json_null());
+				json_object_set_new(o, "checks", json_integer(0));
+				json_object_set_new(o, "failures", json_integer(0));
+				json_object_set_new(o, "latency_ms", json_null());
+				json_object_set_new(o, "last_error", json_null());
+			}
+			json_array_append_new(c->result, o);
+		}
+	}
+	return 0;
+}
+
+static int do_circuit_reset(struct ctx *c)
+{
+	static const struct field f[] = { { "vip", 1 }, { "address", 1 }, { "port", 0 },
+					  { NULL, 0 } };
+	struct sl_vip_cfg *v = checked_vip(c, f, "vip");
+	struct sl_be *b;
+
+	if (!v || !(b = need_backend(c, v)))
+		return -1;
+	if (!c->st->breakers || !c->st->bk_on[b->slot] ||
+	    !sl_breakers_reset(c->st->breakers, b->slot))
+		return refuse(c->e, 1, "vip %s: backend %s has no circuit breaker (give it a "
+				       "\"circuit\" in the configuration)",
+			      v->name, ep_text(&b->ep));
+	sl_state_breakers_drain(c->st);
+	return 0;
+}
+
+struct ev_collect {
+	json_t *arr;
+	size_t max;
+};
+
+static int ev_collect_one(void *ctx, long long offset, const char *type, const char *line,
+			  size_t len)
+{
+	struct ev_collect *ec = ctx;
+	json_t *o = json_loadb(line, len, 0, NULL);
+
+	if (o)
+		json_array_append_new(ec->arr, o);
+	/* keep the newest @max */
+	if (json_array_size(ec->arr) > ec->max)
+		json_array_remove(ec->arr, 0);
+	return 0;
+}
+
+/* Stored events (the newest 10,000 from "from"); following is the agent loop's. */
+static int do_events(struct ctx *c)
+{
+	static const struct field f[] = { { "from", 0 }, { "type", 0 }, { "follow", 0 },
+					  { NULL, 0 } };
+	struct ev_collect ec = { .max = 10000 };
+	long long from = 0, earliest = 0, n;
+	const char *types = NULL;
+	json_t *jf, *jt;
+
+	if (fields_check(c->args, f, "", c->e))
+		return -1;
+	if (!c->st->events)
+		return refuse(c->e, 1, "events: this agent keeps no event stream");
+	jf = json_object_get(c->args, "from");
+	jt = json_object_get(c->args, "type");
+	if (jf && (!json_is_integer(jf) || json_integer_value(jf) < 0))
+		return refuse(c->e, 2, "from: must be an offset (an integer >= 0)");
+	if (jt && !json_is_string(jt))
+		return refuse(c->e, 2, "type: must be a string like \"health,circuit\"");
+	if (jf)
+		from = json_integer_value(jf);
+	if (jt)
+		types = json_string_value(jt);
+	if (json_is_true(json_object_get(c->args, "follow")))
+		return refuse(c->e, 2, "events: follow is answered by the agent's loop only");
+	ec.arr = json_array();
+	n = sl_events_read(c->st->events, from, types, ev_collect_one, &ec, &earliest);
+	if (n == -ERANGE) {
+		json_decref(ec.arr);
+		return refuse(c->e, 1,
+			      "events: offset %lld is not kept; the earliest is %lld (use --from %lld)",
+			      from, earliest, earliest);
+	}
+	if (n < 0) {
+		json_decref(ec.arr);
+		return refuse(c->e, 1, "events: reading the stream failed: %s", strerror((int)-n));
+	}
+	c->result = json_pack("{s:o, s:I, s:I}", "events", ec.arr, "earliest",
+			      (json_int_t)sl_events_earliest(c->st->events), "next",
+			      (json_int_t)sl_events_next_offset(c->st->events));
+	return 0;
 }
 
 static const struct {
@@ -1384,7 +1768,147 @@ static const struct {
 	{ "stats", do_stats, 0 },
 	{ "apply", do_apply, 1 },
 	{ "config.show", do_config_show, 0 },
+	{ "health.set", do_health_set, 1 },
+	{ "health.clear", do_health_clear, 1 },
+	{ "health.show", do_health_show, 0 },
+	{ "circuit.reset", do_circuit_reset, 0 },
+	{ "events", do_events, 0 },
 };
+
+/* ---- health checks and circuit breakers at run time ---- */
+
+static struct sl_be *be_by_slot(struct sl_state *st, __u32 slot, struct sl_vip_cfg **vp)
+{
+	__u32 i, j;
+
+	for (i = 0; i < st->n_vips; i++)
+		for (j = 0; j < st->vips[i]->n_be; j++)
+			if (st->vips[i]->be[j].slot == slot) {
+				*vp = st->vips[i];
+				return &st->vips[i]->be[j];
+			}
+	return NULL;
+}
+
+/* A backend's flags changed: rewrite its slot and its VIP's group. */
+static void be_flags_changed(struct sl_state *st, struct sl_vip_cfg *v, struct sl_be *b)
+{
+	if (st->dp && be_update(st, v, b))
+		pr_err("vip %s: backend %s: writing its state to the kernel failed", v->name,
+		       ep_text(&b->ep));
+}
+
+void sl_state_health_change(void *ctx, uint64_t key, int up, const char *reason)
+{
+	struct sl_state *st = ctx;
+	struct sl_vip_cfg *v;
+	struct sl_be *b = be_by_slot(st, (__u32)key, &v);
+
+	if (!b || b->down == !up)
+		return;
+	b->down = !up;
+	pr_info("vip %s: backend %s is %s: %s", v->name, ep_text(&b->ep), up ? "up" : "down",
+		reason);
+	be_flags_changed(st, v, b);
+	emit(st, up ? "health.up" : "health.down", v, b, json_pack("{s:s}", "reason", reason));
+	if (st->breakers && !up)
+		sl_breakers_health(st->breakers, b->slot, false, false);
+}
+
+static void breaker_changed(void *ctx, uint32_t slot, const struct sl_circuit_change *chg)
+{
+	struct sl_state *st = ctx;
+	struct sl_vip_cfg *v;
+	struct sl_be *b = be_by_slot(st, slot, &v);
+	char type[32];
+
+	if (!b || !st->bk_on[slot])
+		return;
+	snprintf(type, sizeof(type), "circuit.%s", sl_circuit_state_name(chg->to));
+	pr_info("vip %s: backend %s: circuit %s -> %s (%s)", v->name, ep_text(&b->ep),
+		sl_circuit_state_name(chg->from), sl_circuit_state_name(chg->to),
+		sl_circuit_reason_name(chg->reason));
+	emit(st, type, v, b,
+	     json_pack("{s:s, s:s, s:i}", "from", sl_circuit_state_name(chg->from), "reason",
+		       sl_circuit_reason_name(chg->reason), "seq", (int)chg->seq));
+}
+
+/* Transitions the breakers queued; then every flag as the breakers say now. */
+void sl_state_breakers_drain(struct sl_state *st)
+{
+	__u32 i, j;
+
+	if (!st->breakers)
+		return;
+	sl_breakers_drain(st->breakers, breaker_changed, st);
+	for (i = 0; i < st->n_vips; i++)
+		for (j = 0; j < st->vips[i]->n_be; j++) {
+			struct sl_be *b = &st->vips[i]->be[j];
+			struct sl_circuit_info ci;
+			int open = st->bk_on[b->slot] && sl_breakers_info(st->breakers, b->slot, &ci) &&
+				   ci.state == SL_CIRCUIT_OPEN;
+
+			if (open != b->open) {
+				b->open = open;
+				be_flags_changed(st, st->vips[i], b);
+			}
+		}
+}
+
+/* Health targets and breakers to match the model (after any change). */
+void sl_state_checks_sync(struct sl_state *st)
+{
+	__u8 want[SL_MAX_BACKENDS] = { 0 };
+	__u32 i, j;
+
+	for (i = 0; i < st->n_vips; i++) {
+		struct sl_vip_cfg *v = st->vips[i];
+
+		for (j = 0; j < v->n_be; j++) {
+			struct sl_be *b = &v->be[j];
+			const struct sl_health_conf *hc = be_health(v, b);
+			const struct sl_circuit_conf *cc = be_circuit(v, b);
+			struct sl_endpoint ep = b->ep;
+
+			if (!ep.port)
+				ep.port = v->ep.port;
+			if (st->health && hc) {
+				int err = st->hc_on[b->slot] ?
+						  sl_health_update(st->health, b->slot, &ep, hc) :
+						  sl_health_add(st->health, b->slot, &ep, hc, !b->down);
+
+				if (err)
+					pr_err("vip %s: backend %s: cannot check it: %s", v->name,
+					       ep_text(&b->ep), strerror(-err));
+				else
+					st->hc_on[b->slot] = want[b->slot] = 1;
+			} else if (b->down) {
+				/* no more checks: it counts as up again */
+				b->down = 0;
+				be_flags_changed(st, v, b);
+				emit(st, "health.up", v, b,
+				     json_pack("{s:s}", "reason", "health checks removed"));
+			}
+			if (st->breakers) {
+				if (cc && (!st->bk_on[b->slot] ||
+					   memcmp(&st->bk_conf[b->slot], cc, sizeof(*cc)))) {
+					sl_breakers_set(st->breakers, b->slot, cc);
+					st->bk_conf[b->slot] = *cc;
+					st->bk_on[b->slot] = 1;
+				} else if (!cc && st->bk_on[b->slot]) {
+					sl_breakers_set(st->breakers, b->slot, NULL);
+					st->bk_on[b->slot] = 0;
+				}
+			}
+		}
+	}
+	for (i = 0; st->health && i < SL_MAX_BACKENDS; i++)
+		if (st->hc_on[i] && !want[i]) {
+			sl_health_remove(st->health, i);
+			st->hc_on[i] = 0;
+		}
+	sl_state_breakers_drain(st);
+}
 
 /* Give the L7 gateway the L7 VIPs as they are now. */
 void sl_state_l7_sync(struct sl_state *st)
@@ -1453,8 +1977,14 @@ int sl_state_exec(struct sl_state *st, json_t *req, double now, json_t **result,
 		json_decref(c.result);
 		return -1;
 	}
-	if (commands[i].changes)
+	if (commands[i].changes) {
 		sl_state_l7_sync(st);
+		sl_state_checks_sync(st);
+		emit(st, "config.change", NULL, NULL,
+		     json_pack("{s:s, s:O}", "cmd", cmd, "args", json_object_get(req, "args") ?
+								 json_object_get(req, "args") :
+								 json_null()));
+	}
 	*result = c.result ? c.result : json_object();
 	return 0;
 }
@@ -1501,6 +2031,7 @@ int sl_state_reconcile(struct sl_state *st)
 	}
 	globals_publish(st);
 	sl_state_l7_sync(st);
+	sl_state_checks_sync(st);
 	for (i = 0; i < st->n_ifaces; i++)
 		if (sl_dp_attach(st->dp, st->ifaces[i].name, st->ifaces[i].generic, e.msg,
 				 sizeof(e.msg))) {
@@ -1532,6 +2063,9 @@ void sl_state_tick(struct sl_state *st, double now)
 			pr_info("vip %s: backend %s drained (%lld active flows%s); removing it", v->name,
 				ep_text(&b->ep), (long long)active,
 				active > 0 ? ", timeout reached" : "");
+			emit(st, "backend.drained", v, b,
+			     json_pack("{s:I, s:b}", "active_flows", (json_int_t)active, "timeout",
+				       active > 0));
 			req = json_pack("{s:s, s:{s:s, s:s, s:i}}", "cmd", "backend.del", "args", "vip",
 					v->name, "address",
 					sl_addr_str(b->ep.addr, b->ep.family, a, sizeof(a)), "port",

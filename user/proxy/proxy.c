@@ -240,7 +240,10 @@ struct conn {
 	struct up *up;
 	int connecting, up_reused, up_eof, client_eof;
 	struct buf uin, uout;
-	int picked; /* holds an active count on (be_id, be_gen) */
+	int picked;    /* holds an active count on (be_id, be_gen) */
+	int admitted;  /* holds a breaker ticket on be_id */
+	__u64 ticket;
+	uint64_t call_start; /* ns: the request went to this backend */
 	__u32 be_id, be_gen, failed_be;
 	int retry_left, idempotent, up_sent; /* up_sent: request bytes reached a socket */
 	struct buf rehead;		     /* the upstream head, kept for a retry */
@@ -505,10 +508,24 @@ static void pool_expire(struct worker *w, uint64_t now)
 
 /* ---- connections ---- */
 
+/* The breaker's verdict on the current call (status 0: no verdict). */
+static void call_done(struct conn *c, int status, int connect_error)
+{
+	struct sl_proxy *p = c->w->p;
+
+	if (!c->admitted)
+		return;
+	c->admitted = 0;
+	if (p->ops.done)
+		p->ops.done(p->ops.ctx, c->be_id, c->ticket, status, connect_error,
+			    (__u32)((now_ns() - c->call_start) / 1000000));
+}
+
 static void conn_release_backend(struct conn *c)
 {
 	struct sl_proxy *p = c->w->p;
 
+	call_done(c, 0, 0);
 	if (c->picked) {
 		p->ops.release(p->ops.ctx, c->be_id, c->be_gen);
 		c->picked = 0;
@@ -712,10 +729,11 @@ static int up_open(struct conn *c, __u32 avoid)
 		err = p->ops.pick(p->ops.ctx, vk, client_hash(c, (__u32)tries * 0x9e3779b9u), &id, &gen);
 		if (err)
 			break;
-		if (id != avoid)
+		if (id != avoid && (!p->ops.admit || p->ops.admit(p->ops.ctx, id, &c->ticket)))
 			break;
+		/* the backend that just failed, or its breaker is not letting calls in */
 		p->ops.release(p->ops.ctx, id, gen);
-		err = -EAGAIN;
+		err = id == avoid ? -EAGAIN : -SL_DROP_NO_BACKEND;
 	}
 	if (err == -SL_DROP_NO_BACKEND || err == -SL_DROP_NO_GROUP || err == -SL_DROP_FAMILY)
 		return 503;
@@ -724,6 +742,8 @@ static int up_open(struct conn *c, __u32 avoid)
 	if (err)
 		return 503;
 	c->picked = 1;
+	c->admitted = p->ops.admit != NULL;
+	c->call_start = now_ns();
 	c->be_id = id;
 	c->be_gen = gen;
 	if (p->ops.backend(p->ops.ctx, id, &be))
@@ -779,6 +799,8 @@ attach:
 static void up_failed(struct conn *c, const char *what)
 {
 	int status;
+
+	call_done(c, 0, 1); /* a failed call for the breaker, retried or not */
 	__u32 failed = c->be_id;
 	int stale_reuse = c->up_reused && !c->resp_started;
 
@@ -1198,6 +1220,7 @@ static void finish_exchange(struct conn *c)
 
 	reuse = reuse && rh && rh->keep_alive;
 	count_status(c, c->status);
+	call_done(c, c->status, 0);
 	if (c->up) {
 		if (reuse) {
 			c->up->tag.obj = NULL;
@@ -1298,6 +1321,7 @@ static int pump_proxy(struct conn *c)
 		if (ev == SL_HTTP_ERROR) {
 			if (!c->resp_started) {
 				c->keep = 0;
+				call_done(c, 502, 0);
 				refuse(c, V_UPSTREAM_ERR, 502, NULL, "bad gateway\n",
 				       "bad response from backend: %s", sl_http_error(c->resp));
 				return 1;
@@ -1329,6 +1353,7 @@ static int pump_proxy(struct conn *c)
 				/* the backend stays counted (and picked) while the tunnel lives */
 				build_client_head(c, h);
 				count_status(c, c->status);
+				call_done(c, c->status, 0);
 				go_tunnel(c);
 				return 1;
 			}
@@ -1604,6 +1629,7 @@ static void on_up(struct conn *c, uint32_t events)
 			buf_printf(&c->cout, "HTTP/1.1 200 Connection Established\r\n\r\n");
 			c->status = 200;
 			count_status(c, 200);
+			call_done(c, 200, 0);
 			go_tunnel(c);
 		}
 	}
@@ -1711,6 +1737,7 @@ static void conn_timers(struct conn *c, uint64_t now)
 			conn_after(c);
 		} else if (!c->resp_started && now > c->req_deadline) {
 			c->keep = 0;
+			call_done(c, 504, 0);
 			refuse(c, V_TIMEOUT, 504, NULL, "gateway timeout\n",
 			       "no response within the request timeout");
 			conn_after(c);

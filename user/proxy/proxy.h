@@ -26,6 +26,16 @@ struct sl_proxy_ops {
 		    __u32 *be_gen);
 	void (*release)(void *ctx, __u32 be_id, __u32 be_gen);
 	int (*backend)(void *ctx, __u32 be_id, struct sl_backend *out);
+	/*
+	 * Circuit breakers (optional, NULL: none). admit: may a request go to
+	 * @be_id now (1) or not (0: its breaker is open or half-open and full);
+	 * fills @ticket. done: that request ended: the HTTP @status (0 when there
+	 * is no verdict, the client left), @connect_error (could not connect, or
+	 * the backend closed before answering), its duration in ms. Exactly one
+	 * done() per admitted request.
+	 */
+	int (*admit)(void *ctx, __u32 be_id, __u64 *ticket);
+	void (*done)(void *ctx, __u32 be_id, __u64 ticket, int status, int connect_error, __u32 ms);
 	void *ctx;
 };
 
