@@ -259,6 +259,62 @@ static void journal_drops_a_torn_last_record(void **unused)
 	rm_tmp();
 }
 
+
+/* health.set merges into the current conf; a backend override is that backend's only. */
+static void health_set_merges_and_overrides_per_backend(void **unused)
+{
+	struct sl_state st;
+	json_t *res;
+	char *c;
+
+	(void)unused;
+	lab(&st);
+	ok(&st, "{\"cmd\":\"health.set\",\"args\":{\"vip\":\"web\",\"type\":\"http\",\"path\":\"/healthz\",\"interval_ms\":2000}}");
+	ok(&st, "{\"cmd\":\"health.set\",\"args\":{\"vip\":\"web\",\"fall\":4}}");
+	ok(&st, "{\"cmd\":\"health.set\",\"args\":{\"vip\":\"web\",\"address\":\"198.18.1.2\",\"port\":8080,\"rise\":5}}");
+	c = config_text(&st);
+	ASSERT_TRUE(strstr(c, "\"health\":{\"expect_status\":200,\"fall\":4,\"interval_ms\":2000,\"path\":\"/healthz\",\"rise\":2,\"timeout_ms\":500,\"type\":\"http\"},\"limit\""),
+		    "the VIP's merged conf: %s", c);
+	ASSERT_TRUE(strstr(c, "\"health\":{\"expect_status\":200,\"fall\":4,\"interval_ms\":2000,\"path\":\"/healthz\",\"rise\":5,\"timeout_ms\":500,\"type\":\"http\"},\"port\":8080"),
+		    "the backend's override over the VIP's: %s", c);
+	free(c);
+	assert_int_equal(run(&st, "{\"cmd\":\"health.show\",\"args\":{\"vip\":\"v6\"}}", &(struct sl_err){ 0 }, &res), 0);
+	ASSERT_TRUE(!strcmp(json_string_value(json_object_get(json_array_get(res, 0), "state")), "unchecked"),
+		    "a VIP without checks: unchecked");
+	json_decref(res);
+	refused(&st, "{\"cmd\":\"health.set\",\"args\":{\"vip\":\"web\",\"timeout_ms\":3000}}", 2, "vip web: health");
+	ok(&st, "{\"cmd\":\"health.clear\",\"args\":{\"vip\":\"web\",\"address\":\"198.18.1.2\",\"port\":8080}}");
+	refused(&st, "{\"cmd\":\"health.clear\",\"args\":{\"vip\":\"web\",\"address\":\"198.18.1.2\",\"port\":8080}}", 1, "has no health checks of its own");
+	ok(&st, "{\"cmd\":\"health.clear\",\"args\":{\"vip\":\"web\"}}");
+	refused(&st, "{\"cmd\":\"health.clear\",\"args\":{\"vip\":\"web\"}}", 1, "vip web: has no health checks");
+	c = config_text(&st);
+	ASSERT_TRUE(!strstr(c, "\"health\""), "no health left: %s", c);
+	free(c);
+	sl_state_free(&st);
+}
+
+/* "health" and "circuit" in a configuration: validated with their path, kept, shown. */
+static void health_and_circuit_in_a_configuration(void **unused)
+{
+	struct sl_state st;
+	char *c;
+
+	(void)unused;
+	lab(&st);
+	refused(&st, "{\"cmd\":\"apply\",\"args\":{\"config\":{\"vips\":[{\"name\":\"a\",\"address\":\"198.19.0.20\",\"port\":80,\"health\":{\"interval_ms\":100,\"timeout_ms\":100}}]}}}",
+		1, "vips[0].health");
+	refused(&st, "{\"cmd\":\"apply\",\"args\":{\"config\":{\"vips\":[{\"name\":\"a\",\"address\":\"198.19.0.20\",\"port\":80,\"backends\":[{\"address\":\"198.18.1.2\",\"circuit\":{\"open_ms\":0}}]}]}}}",
+		1, "vips[0].backends[0].circuit.open_ms");
+	ok(&st, "{\"cmd\":\"apply\",\"args\":{\"config\":{\"vips\":[{\"name\":\"a\",\"address\":\"198.19.0.20\",\"port\":80,\"health\":{\"type\":\"tcp\"},\"circuit\":{\"failure_threshold\":2},\"backends\":[{\"address\":\"198.18.1.2\",\"circuit\":{\"open_ms\":500}}]}]}}}");
+	c = config_text(&st);
+	ASSERT_TRUE(strstr(c, "\"circuit\":{\"call_timeout_ms\":5000,\"failure_threshold\":2,\"half_open_max\":1,\"open_ms\":500,\"success_threshold\":3}"),
+		    "the backend's circuit over the VIP's: %s", c);
+	ASSERT_TRUE(strstr(c, "\"health\":{\"fall\":3,\"interval_ms\":1000,\"rise\":2,\"timeout_ms\":500,\"type\":\"tcp\"}"),
+		    "the VIP's health: %s", c);
+	free(c);
+	sl_state_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +324,8 @@ int main(void)
 		cmocka_unit_test(limit_set_keeps_fields_not_named),
 		cmocka_unit_test(journal_replay_rebuilds_state_and_slots),
 		cmocka_unit_test(journal_drops_a_torn_last_record),
+		cmocka_unit_test(health_set_merges_and_overrides_per_backend),
+		cmocka_unit_test(health_and_circuit_in_a_configuration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

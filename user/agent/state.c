@@ -655,11 +655,18 @@ static int get_checks(json_t *obj, const struct sl_vip_cfg *vip, int *has_h,
 	}
 	if (co) {
 		snprintf(p, sizeof(p), "%s%scircuit", path, *path ? "." : "");
-		if (vip && vip->has_circuit)
-			*c = vip->circuit;
-		else
-			sl_circuit_conf_default(c);
-		if (sl_circuit_conf_from_json(co, p, c, err, sizeof(err)))
+		json_t *m = NULL;
+		int rc;
+
+		/* a backend's fields over its VIP's */
+		if (vip && vip->has_circuit && json_is_object(co)) {
+			m = sl_circuit_conf_to_json(&vip->circuit);
+			json_object_update(m, co);
+		}
+		sl_circuit_conf_default(c);
+		rc = sl_circuit_conf_from_json(m ? m : co, p, c, err, sizeof(err));
+		json_decref(m);
+		if (rc)
 			return refuse(e, 2, "%s", err);
 		*has_c = 1;
 	}
