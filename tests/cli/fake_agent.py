@@ -19,6 +19,15 @@ instead of the canned one: a reply object, or one of these behaviours:
     "@chunked"    answer the canned reply a few bytes at a time
     "@big"        answer a vip.list of 20,000 VIPs (about 3 MB)
 
+or a list, for a streaming reply (events --follow): its items are sent one a
+line in a single write (objects as JSON, other strings as they are) and then
+the connection is closed, except for these items:
+
+    "@flush"      send what came before now, and wait 50 ms
+    "@sleep N"    send what came before now, and wait N seconds
+    "@hold"       send what came before now, and keep the connection open
+                  until the client closes it
+
 tests/cli/test_cli.py imports it and sets OVERRIDES directly.
 """
 import json
@@ -46,14 +55,45 @@ VIPS = [
 
 BACKENDS = [
     {"vip": "web", "address": "198.18.1.2", "port": 8080, "weight": 3, "state": "active",
-     "active_flows": 12, "packets": 1234, "bytes": 567890, "new_flows": 40},
+     "active_flows": 12, "packets": 1234, "bytes": 567890, "new_flows": 40,
+     "health": "up", "circuit": "closed"},
     {"vip": "web", "address": "198.18.1.3", "port": 0, "weight": 1, "state": "draining",
-     "drain_left": 250, "active_flows": 2, "packets": 99, "bytes": 10240, "new_flows": 7},
+     "drain_left": 250, "active_flows": 2, "packets": 99, "bytes": 10240, "new_flows": 7,
+     "health": "down", "circuit": "open"},
     {"vip": "web", "address": "198.18.1.4", "port": 8080, "weight": 0, "state": "idle",
-     "active_flows": 0, "packets": 0, "bytes": 0, "new_flows": 0},
+     "active_flows": 0, "packets": 0, "bytes": 0, "new_flows": 0,
+     "health": "unchecked", "circuit": "half-open"},
     {"vip": "dns6", "address": "2001:db8::2", "port": 5353, "weight": 65535,
      "state": "active", "active_flows": 1, "packets": 18446744073709, "bytes": 9876543210,
-     "new_flows": 123456},
+     "new_flows": 123456, "health": "unchecked", "circuit": "closed"},
+]
+
+HEALTH = [
+    {"vip": "web", "backend": "198.18.1.2:8080", "type": "http", "state": "up",
+     "since": "2026-12-05T00:01:02.123456789Z", "checks": 1200, "failures": 0,
+     "latency_ms": 0.42, "last_error": None},
+    {"vip": "web", "backend": "198.18.1.3:80", "type": "http", "state": "down",
+     "since": "2026-12-05T00:03:04Z", "checks": 57, "failures": 4, "latency_ms": 1500.25,
+     "last_error": "status 503, expected 200"},
+    {"vip": "dns6", "backend": "[2001:db8::2]:5353", "type": "tcp", "state": "unchecked",
+     "since": None, "checks": 0, "failures": 0, "latency_ms": None, "last_error": None},
+    {"vip": "api", "backend": "198.18.2.2:443", "type": "tcp", "state": "up",
+     "since": "2026-12-05T00:00:00.5+01:00", "checks": 3, "failures": 1, "latency_ms": 12,
+     "last_error": "connect: Connection refused\nretrying"},
+]
+
+EVENTS = [
+    {"offset": 41, "ts": "2026-12-05T00:01:02.123456789Z", "type": "agent.start",
+     "data": {"version": "0.6.0", "pid": 4242}},
+    {"offset": 42, "ts": "2026-12-05T00:01:03.000000001Z", "type": "health.down",
+     "vip": "web", "backend": "198.18.11.2:8080",
+     "data": {"failures": 3, "last_error": "connect: Connection refused", "latency_ms": 1.5,
+              "check": {"type": "http", "path": "/healthz"}, "ok": False, "prev": None}},
+    {"offset": 43, "ts": "2026-12-05T00:01:04.5Z", "type": "circuit.open", "vip": "api",
+     "backend": "[2001:db8::2]:443", "data": {}},
+    {"offset": 44, "ts": "2026-12-05T00:01:05Z", "type": "ratelimit.drop", "vip": "web",
+     "data": {"client": "198.18.0.9", "drops": 12000, "reasons": ["rl_conn", "rl_pkt"],
+              "note": "x=\"y\""}},
 ]
 
 STATS = {
@@ -93,9 +133,12 @@ RESULTS = {
     "stats": STATS,
     "apply": {"changes": 4},
     "config.show": CONFIG,
+    "health.show": HEALTH,
+    "events": {"events": EVENTS, "earliest": 1, "next": 45},
 }
 KNOWN = {"attach", "detach", "vip.add", "vip.set", "vip.del", "backend.add", "backend.set",
-         "backend.del", "limit.set", "limit.clear"} | set(RESULTS)
+         "backend.del", "limit.set", "limit.clear", "health.set", "health.clear",
+         "circuit.reset"} | set(RESULTS)
 
 # cmd -> reply object or "@behaviour"; the test sets it, or --replies loads it.
 OVERRIDES = {}
@@ -116,7 +159,17 @@ def canned(req):
         result = [b for b in BACKENDS if b["vip"] == args["vip"]]
     if cmd == "stats" and "vip" in args:
         result = dict(STATS, vips=[v for v in STATS["vips"] if v["name"] == args["vip"]])
+    if cmd == "health.show" and "vip" in args:
+        result = [h for h in HEALTH if h["vip"] == args["vip"]]
     return {"ok": True, "result": result}
+
+
+def canned_stream(req):
+    """events --follow: the first reply, every event from "from" on, then the end."""
+    args = req.get("args") or {}
+    start = args.get("from", EVENTS[0]["offset"])
+    return [{"ok": True, "result": {"following": True, "from": start}}] + \
+        [e for e in EVENTS if e["offset"] >= start]
 
 
 def overrides():
@@ -146,6 +199,11 @@ class Handler(socketserver.StreamRequestHandler):
                 req = None
             cmd = req.get("cmd") if isinstance(req, dict) else None
             how = overrides().get(cmd)
+            if how is None and cmd == "events" and (req.get("args") or {}).get("follow"):
+                how = canned_stream(req)
+            if isinstance(how, list):
+                self.stream(how)
+                return
             if how is None or isinstance(how, dict):
                 reply = how if how is not None else canned(req)
                 self.wfile.write(json.dumps(reply).encode() + b"\n")
@@ -171,6 +229,26 @@ class Handler(socketserver.StreamRequestHandler):
                 vips = [dict(VIPS[0], name=f"v{i}", port=1 + i % 65535) for i in range(20000)]
                 self.wfile.write(json.dumps({"ok": True, "result": vips}).encode() + b"\n")
             self.wfile.flush()
+
+    def stream(self, items):
+        """A streaming reply (see the module's doc), then close."""
+        chunk = b""
+        for item in items:
+            if isinstance(item, str) and item.startswith("@"):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                chunk = b""
+                if item == "@flush":
+                    time.sleep(0.05)
+                elif item.startswith("@sleep "):
+                    time.sleep(float(item.split()[1]))
+                elif item == "@hold":
+                    self.rfile.read()  # until the client closes
+                    return
+                continue
+            chunk += (item if isinstance(item, str) else json.dumps(item)).encode() + b"\n"
+        self.wfile.write(chunk)
+        self.wfile.flush()
 
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

@@ -11,6 +11,8 @@ The last line is "cli: N passed, N failed".
 import json
 import os
 import re
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -246,11 +248,21 @@ def human_output():
           out="NAME  ADDRESS  PROTO  STRATEGY  FORWARD  BACKENDS  LIMIT\n",
           replies={"vip.list": {"ok": True, "result": []}})
     check("backend_list_table", ["backend", "list"], 0, req("backend.list"), out=(
-        "VIP   BACKEND             WEIGHT  STATE           ACTIVE         PACKETS       BYTES     NEW\n"
-        "web   198.18.1.2:8080          3  active              12            1234      567890      40\n"
-        "web   198.18.1.3               1  draining(250s)       2              99       10240       7\n"
-        "web   198.18.1.4:8080          0  idle                 0               0           0       0\n"
-        "dns6  [2001:db8::2]:5353   65535  active               1  18446744073709  9876543210  123456\n"))
+        "VIP   BACKEND             WEIGHT  STATE           HEALTH     CIRCUIT    ACTIVE     NEW\n"
+        "web   198.18.1.2:8080          3  active          up         closed         12      40\n"
+        "web   198.18.1.3               1  draining(250s)  down       open            2       7\n"
+        "web   198.18.1.4:8080          0  idle            unchecked  half-open       0       0\n"
+        "dns6  [2001:db8::2]:5353   65535  active          unchecked  closed          1  123456\n"))
+    old = [{k: v for k, v in b.items() if k not in ("health", "circuit")}
+           for b in fake_agent.BACKENDS]
+    check("backend_list_older_agent_without_health_prints_dash", ["backend", "list"], 0,
+          req("backend.list"), out=(
+              "VIP   BACKEND             WEIGHT  STATE           HEALTH  CIRCUIT  ACTIVE     NEW\n"
+              "web   198.18.1.2:8080          3  active          -       -            12      40\n"
+              "web   198.18.1.3               1  draining(250s)  -       -             2       7\n"
+              "web   198.18.1.4:8080          0  idle            -       -             0       0\n"
+              "dns6  [2001:db8::2]:5353   65535  active          -       -             1  123456\n"),
+          replies={"backend.list": {"ok": True, "result": old}})
     check("stats_table", ["stats"], 0, req("stats"), out=(
         "VIP                   PACKETS   BYTES  NEW  ACTIVE  DROPS\n"
         "web                      1333  578130   47      14      5\n"
@@ -268,8 +280,8 @@ def human_output():
         replies={"stats": {"ok": True, "result": {"vips": [], "drops": {"fragment": 0},
                                                   "counters": {"tx": 0}}}})
     check("missing_fields_print_dash", ["backend", "list"], 0, req("backend.list"), out=(
-        "VIP  BACKEND  WEIGHT  STATE  ACTIVE  PACKETS  BYTES  NEW\n"
-        "web  1.2.3.4       -  -           -        -      -    -\n"),
+        "VIP  BACKEND  WEIGHT  STATE  HEALTH  CIRCUIT  ACTIVE  NEW\n"
+        "web  1.2.3.4       -  -      -       -             -    -\n"),
         replies={"backend.list": {"ok": True, "result": [{"vip": "web", "address": "1.2.3.4"}]}})
     check("result_not_a_list_is_exit_3", ["vip", "list"], 3, req("vip.list"),
           err="sluicectl: sluiced's answer to vip.list is not a list (is sluicectl older than "
@@ -356,6 +368,363 @@ def unreachable():
               "see its log)\n", replies={"vip.list": "@silent"})
     if not FILTER or FILTER in "silent_agent_times_out_exit_3":
         print(f"     (timed out after {time.monotonic() - t:.1f} s)")
+
+U_HSET = ("usage: sluicectl health set VIP [ADDR[:PORT]] [--type tcp|http] [--path P] "
+          "[--host H] [--expect STATUS] [--interval DUR] [--timeout DUR] [--rise N] [--fall N]")
+U_EVENTS = "usage: sluicectl events [--from OFFSET] [--type T[,T...]] [--follow]"
+FOLLOWING = {"ok": True, "result": {"following": True, "from": 41}}
+CLOSED = "sluicectl: the agent closed the event stream\n"
+
+
+def jline(o):
+    return json.dumps(o, separators=(",", ":")) + "\n"
+
+
+def health_requests():
+    web = {"vip": "web"}
+    be = {"vip": "web", "address": "198.18.1.2", "port": 8080}
+    check("health_set_vip_every_option",
+          ["health", "set", "web", "--type", "http", "--path", "/healthz", "--host",
+           "api.example.com", "--expect", "204", "--interval", "1s", "--timeout", "500ms",
+           "--rise", "2", "--fall", "3"], 0,
+          req("health.set", dict(web, type="http", path="/healthz", host="api.example.com",
+                                 expect_status=204, interval_ms=1000, timeout_ms=500, rise=2,
+                                 fall=3)), out="")
+    check("health_set_no_option_sends_vip_only", ["health", "set", "web"], 0,
+          req("health.set", web), out="")
+    check("health_set_backend_override", ["health", "set", "web", "198.18.1.2:8080", "--fall",
+                                          "5"], 0,
+          req("health.set", dict(be, fall=5)), out="")
+    check("health_set_backend_without_port_is_0",
+          ["health", "set", "web", "198.18.1.2", "--type=tcp", "--rise=1"], 0,
+          req("health.set", {"vip": "web", "address": "198.18.1.2", "port": 0, "type": "tcp",
+                             "rise": 1}), out="")
+    check("health_set_backend_v6", ["health", "set", "web", "[2001:db8::2]:80", "--path", "/"],
+          0, req("health.set", {"vip": "web", "address": "2001:db8::2", "port": 80,
+                                "path": "/"}), out="")
+    check("health_set_http_options_without_type",
+          ["health", "set", "web", "--host", "h", "--expect", "599", "--path", "/a?b=c"], 0,
+          req("health.set", dict(web, path="/a?b=c", host="h", expect_status=599)), out="")
+    check("health_set_bounds", ["health", "set", "web", "--interval", "1h", "--timeout",
+                                "3599999", "--rise", "100", "--fall", "1", "--expect", "100"],
+          0, req("health.set", dict(web, expect_status=100, interval_ms=3600000,
+                                    timeout_ms=3599999, rise=100, fall=1)), out="")
+    for text, ms in (("500ms", 500), ("1s", 1000), ("1.5s", 1500), ("2m", 120000),
+                     ("750", 750), ("100", 100), ("0.1s", 100), ("1.25m", 75000),
+                     ("0.5h", 1800000), ("2.5ms", None), ("007s", 7000)):
+        if ms is None:
+            continue
+        check(f"duration_interval_{text}", ["health", "set", "web", "--interval", text], 0,
+              req("health.set", dict(web, interval_ms=ms)), out="")
+    for text, ms in (("10ms", 10), ("10", 10), ("1.5s", 1500), ("1h", 3600000)):
+        check(f"duration_timeout_alone_{text}", ["health", "set", "web", "--timeout", text], 0,
+              req("health.set", dict(web, timeout_ms=ms)), out="")
+    check("health_set_json_prints_result", ["--json", "health", "set", "web", "--rise", "2"], 0,
+          req("health.set", dict(web, rise=2)), out="{}\n")
+    check("health_clear_vip", ["health", "clear", "web"], 0, req("health.clear", web), out="")
+    check("health_clear_backend", ["health", "clear", "web", "198.18.1.2:8080"], 0,
+          req("health.clear", be), out="")
+    check("health_clear_backend_no_port", ["health", "clear", "web", "198.18.1.2"], 0,
+          req("health.clear", {"vip": "web", "address": "198.18.1.2", "port": 0}), out="")
+    check("health_show_all_sends_empty_args", ["health", "show"], 0, req("health.show", {}))
+    check("health_show_vip", ["health", "show", "web"], 0, req("health.show", web))
+    check("circuit_reset", ["circuit", "reset", "web", "198.18.1.2:8080"], 0,
+          req("circuit.reset", be), out="")
+    check("circuit_reset_v6_no_port", ["circuit", "reset", "web", "2001:db8::2"], 0,
+          req("circuit.reset", {"vip": "web", "address": "2001:db8::2", "port": 0}), out="")
+    check("circuit_reset_json", ["circuit", "reset", "web", "198.18.1.2:8080", "--json"], 0,
+          req("circuit.reset", be), out="{}\n")
+    check("circuit_reset_refused", ["circuit", "reset", "web", "198.18.1.9"], 1,
+          req("circuit.reset", {"vip": "web", "address": "198.18.1.9", "port": 0}),
+          err="sluicectl: vip web: no backend 198.18.1.9\n",
+          replies={"circuit.reset": {"ok": False, "error": "vip web: no backend 198.18.1.9",
+                                     "exit": 1}})
+    check("events_no_args", ["events"], 0, req("events", {}))
+    check("events_from_and_types", ["events", "--from", "5", "--type", "health,circuit.open"], 0,
+          req("events", {"from": 5, "type": "health,circuit.open"}))
+    check("events_from_0", ["events", "--from=0"], 0, req("events", {"from": 0}))
+    check("events_type_chars", ["events", "--type", "rate_limit,config-x"], 0,
+          req("events", {"type": "rate_limit,config-x"}))
+    check("events_follow_request", ["events", "--follow"], 3,
+          req("events", {"follow": True}), err=CLOSED)
+    check("events_follow_from_type_request",
+          ["events", "--type", "health", "--follow", "--from", "43"], 3,
+          req("events", {"from": 43, "type": "health", "follow": True}), err=CLOSED)
+
+
+def health_output():
+    check("health_show_table", ["health", "show"], 0, req("health.show", {}), out=(
+        "VIP   BACKEND             TYPE  STATE      SINCE                      CHECKS  LATENCY  LAST-ERROR\n"
+        "web   198.18.1.2:8080     http  up         2026-12-05T00:01:02Z         1200   0.42ms  -\n"
+        "web   198.18.1.3:80       http  down       2026-12-05T00:03:04Z           57   1500ms  status 503, expected 200\n"
+        "dns6  [2001:db8::2]:5353  tcp   unchecked  -                               0        -  -\n"
+        "api   198.18.2.2:443      tcp   up         2026-12-05T00:00:00+01:00       3   12.0ms  connect: Connection refused retrying\n"))
+    check("health_show_vip_table", ["health", "show", "dns6"], 0, req("health.show",
+                                                                      {"vip": "dns6"}), out=(
+        "VIP   BACKEND             TYPE  STATE      SINCE  CHECKS  LATENCY  LAST-ERROR\n"
+        "dns6  [2001:db8::2]:5353  tcp   unchecked  -           0        -  -\n"))
+    check("health_show_empty_is_header_only", ["health", "show"], 0, req("health.show", {}),
+          out="VIP  BACKEND  TYPE  STATE  SINCE  CHECKS  LATENCY  LAST-ERROR\n",
+          replies={"health.show": {"ok": True, "result": []}})
+    check("health_show_missing_fields_dash", ["health", "show"], 0, req("health.show", {}),
+          out=("VIP  BACKEND  TYPE  STATE  SINCE  CHECKS  LATENCY  LAST-ERROR\n"
+               "web  -        -     -      -           -        -  -\n"),
+          replies={"health.show": {"ok": True, "result": [{"vip": "web"}]}})
+    check("health_show_json", ["--json", "health", "show"], 0, req("health.show", {}),
+          out=jline(fake_agent.HEALTH))
+    check("health_show_not_a_list_exit_3", ["health", "show"], 3, req("health.show", {}),
+          out="", err="sluicectl: sluiced's answer to health.show is not a list (is sluicectl "
+                      "older than sluiced?)\n",
+          replies={"health.show": {"ok": True, "result": {}}})
+    check("health_show_refused", ["health", "show", "nope"], 1, req("health.show",
+                                                                    {"vip": "nope"}),
+          err="sluicectl: no vip 'nope'\n",
+          replies={"health.show": {"ok": False, "error": "no vip 'nope'", "exit": 1}})
+
+
+EVENT_LINES = [
+    "41  2026-12-05T00:01:02.123456789Z  agent.start  -  -  version=0.6.0 pid=4242\n",
+    "42  2026-12-05T00:01:03.000000001Z  health.down  web  198.18.11.2:8080  failures=3 "
+    "last_error=\"connect: Connection refused\" latency_ms=1.5 check.type=http "
+    "check.path=/healthz ok=false prev=null\n",
+    "43  2026-12-05T00:01:04.5Z  circuit.open  api  [2001:db8::2]:443\n",
+    "44  2026-12-05T00:01:05Z  ratelimit.drop  web  -  client=198.18.0.9 drops=12000 "
+    "reasons=[\"rl_conn\",\"rl_pkt\"] note=\"x=\\\"y\\\"\"\n",
+]
+
+
+def events_output():
+    evs = fake_agent.EVENTS
+    check("events_human_one_line_each", ["events"], 0, req("events", {}),
+          out="".join(EVENT_LINES))
+    check("events_json_one_envelope_a_line", ["events", "--json"], 0, req("events", {}),
+          out="".join(jline(e) for e in evs))
+    check("events_none", ["events", "--from", "45"], 0, req("events", {"from": 45}), out="",
+          replies={"events": {"ok": True, "result": {"events": [], "earliest": 1,
+                                                      "next": 45}}})
+    odd = {"offset": 7, "ts": "t", "type": "x", "vip": "a b", "backend": 5,
+           "data": {"k y": "v\nw", "": "", "n": {"m": {"o": 1}}, "e": {}}}
+    check("events_odd_values_stay_on_one_line", ["events"], 0, req("events", {}),
+          out='7  t  x  "a b"  -  "k y"="v\\nw" ""="" n.m.o=1 e={}\n',
+          replies={"events": {"ok": True, "result": {"events": [odd]}}})
+    check("events_missing_list_exit_3", ["events"], 3, req("events", {}), out="",
+          err="sluicectl: sluiced's answer to events has no \"events\" list (is sluicectl "
+              "older than sluiced?)\n",
+          replies={"events": {"ok": True, "result": [1]}})
+    check("events_item_not_object_exit_3", ["events"], 3, req("events", {}),
+          out=EVENT_LINES[0],
+          err="sluicectl: sluiced's answer to events has an item that is not an object (is "
+              "sluicectl older than sluiced?)\n",
+          replies={"events": {"ok": True, "result": {"events": [evs[0], 3]}}})
+    gone = "offset 5 is no longer kept; the earliest is 1200 (use --from 1200)"
+    check("events_from_too_old_refused", ["events", "--from", "5"], 1, req("events", {"from": 5}),
+          out="", err=f"sluicectl: {gone}\n",
+          replies={"events": {"ok": False, "error": gone, "exit": 1}})
+
+    fol = req("events", {"follow": True})
+    check("follow_human_then_agent_closes_exit_3", ["events", "--follow"], 3, fol,
+          out="".join(EVENT_LINES), err=CLOSED)
+    check("follow_json_then_agent_closes_exit_3", ["events", "--follow", "--json"], 3, fol,
+          out="".join(jline(e) for e in evs), err=CLOSED)
+    check("follow_lines_in_separate_writes", ["events", "--follow"], 3, fol,
+          out="".join(EVENT_LINES[:3]), err=CLOSED,
+          replies={"events": [FOLLOWING, "@flush", evs[0], "@flush", evs[1], "@flush", evs[2]]})
+    check("follow_no_events_then_close", ["events", "--follow", "--json"], 3, fol, out="",
+          err=CLOSED, replies={"events": [FOLLOWING]})
+    slow = "too slow: cut off at offset 43; reconnect with --from 43"
+    check("follow_cut_off_as_too_slow_exit_1", ["events", "--follow"], 1, fol,
+          out="".join(EVENT_LINES[:2]), err=f"sluicectl: {slow}\n",
+          replies={"events": [FOLLOWING, evs[0], evs[1], {"error": slow, "offset": 43}, evs[2]]})
+    check("follow_error_reply_exit_1", ["events", "--follow", "--from", "5"], 1,
+          req("events", {"from": 5, "follow": True}), out="", err=f"sluicectl: {gone}\n",
+          replies={"events": {"ok": False, "error": gone, "exit": 1}})
+    check("follow_usage_error_reply_exit_2", ["events", "--follow", "--type", "nope"], 2,
+          req("events", {"type": "nope", "follow": True}), out="",
+          err="sluicectl: unknown event type 'nope'\n",
+          replies={"events": {"ok": False, "error": "unknown event type 'nope'", "exit": 2}})
+    check("follow_first_reply_not_following_exit_3", ["events", "--follow"], 3, fol, out="",
+          err="sluicectl: sluiced's answer to events --follow does not say \"following\": true "
+              "(is sluicectl newer than sluiced?)\n",
+          replies={"events": [{"ok": True, "result": {"events": []}}, evs[0]]})
+    check("follow_garbage_line_exit_3", ["events", "--follow"], 3, fol, out=EVENT_LINES[0],
+          err=re.compile(r"^sluicectl: sluiced sent a stream line that is not JSON \(.*\): "
+                         + re.escape(SOCK) + r" \(see its log\)\n$"),
+          replies={"events": [FOLLOWING, evs[0], "not json", evs[1]]})
+    check("follow_array_line_exit_3", ["events", "--follow"], 3, fol, out="",
+          err=f"sluicectl: sluiced sent a stream line that is not a JSON object: {SOCK} "
+              "(see its log)\n", replies={"events": [FOLLOWING, "[1]"]})
+    check("follow_closed_without_answer_exit_3", ["events", "--follow"], 3, fol, out="",
+          err=f"sluicectl: sluiced closed the connection without answering: {SOCK} "
+              "(see its log)\n", replies={"events": "@close"})
+    # The 10 s reply timeout covers the first line only: a quiet stream is waited for.
+    check("follow_waits_longer_than_the_reply_timeout", ["events", "--follow"], 3, fol,
+          out="".join(EVENT_LINES[:2]), err=CLOSED,
+          replies={"events": [FOLLOWING, evs[0], "@sleep 11", evs[1]]})
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        follow_signal(f"follow_{sig.name}_after_events_exit_0", sig,
+                      [FOLLOWING, evs[0], evs[1], "@hold"], EVENT_LINES[:2])
+    follow_signal("follow_SIGINT_before_first_reply_exit_0", signal.SIGINT, "@silent", [])
+
+
+def follow_signal(name, sig, reply, lines):
+    """events --follow against a stream that stays open: @lines arrive (so stdout
+    is flushed per event), then @sig ends sluicectl with exit 0 and no message."""
+    global passed, failed
+    if FILTER and FILTER not in name:
+        return
+    fake_agent.OVERRIDES = {"events": reply}
+    start = len(fake_agent.REQUESTS)
+    p = subprocess.Popen([BIN, "--socket", SOCK, "events", "--follow"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    problems, buf = [], b""
+    try:
+        # Each event must arrive while sluicectl runs: read with a deadline, not readline().
+        deadline = time.monotonic() + 10
+        while buf.count(b"\n") < len(lines) and time.monotonic() < deadline:
+            if select.select([p.stdout], [], [], 0.1)[0]:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buf += chunk
+        got = buf.decode().splitlines(keepends=True)
+        deadline = time.monotonic() + 10
+        while len(fake_agent.REQUESTS) == start and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # let it reach its wait for the reply or the next line
+        p.send_signal(sig)
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+        problems.append("did not exit within 10 s of the signal")
+    rest, err = p.stdout.read().decode(), p.stderr.read().decode()
+    p.stdout.close()
+    p.stderr.close()
+    if got != lines:
+        problems.append(f"stdout {got!r} before the signal, expected {lines!r}")
+    if rc != 0 or rest or err:
+        problems.append(f"exit {rc}, then stdout {rest!r}, stderr {err!r}; expected 0, '', ''")
+    reqs = fake_agent.REQUESTS[start:]
+    if reqs != [req("events", {"follow": True})]:
+        problems.append(f"requests {reqs}")
+    if problems:
+        failed += 1
+        print(f"FAIL {name}")
+        for m in problems:
+            print(f"     {m}")
+    else:
+        passed += 1
+        print(f"ok   {name}")
+
+
+def health_usage_errors():
+    usage_err("health_without_command", ["health"],
+              "health: missing command: use health set, clear or show")
+    usage_err("health_unknown_command", ["health", "check"],
+              "unknown health command 'check': use health set, clear or show")
+    usage_err("circuit_without_command", ["circuit"], "circuit: missing command: use circuit reset")
+    usage_err("circuit_unknown_command", ["circuit", "open"],
+              "unknown circuit command 'open': use circuit reset")
+    usage_err("health_set_missing_vip", ["health", "set"], f"missing VIP ({U_HSET})")
+    usage_err("health_set_extra_argument", ["health", "set", "web", "198.18.1.2", "x"],
+              f"unexpected argument 'x' ({U_HSET})")
+    usage_err("health_set_foreign_option", ["health", "set", "web", "--weight", "1"],
+              f"unknown option '--weight' ({U_HSET})")
+    usage_err("health_set_bad_backend", ["health", "set", "web", "backend1:80"],
+              "backend address: 'backend1' is not an IPv4 or IPv6 address")
+    usage_err("health_set_bad_type", ["health", "set", "web", "--type", "udp"],
+              "type 'udp' is not one of tcp|http")
+    usage_err("health_set_type_is_lower_case", ["health", "set", "web", "--type", "HTTP"],
+              "type 'HTTP' is not one of tcp|http")
+    for opt, val in (("path", "/healthz"), ("host", "h"), ("expect", "200")):
+        usage_err(f"health_set_tcp_with_{opt}",
+                  ["health", "set", "web", "--type", "tcp", f"--{opt}", val],
+                  f"--{opt} is for http checks, not --type tcp: drop it or use --type http")
+    usage_err("health_set_path_without_slash", ["health", "set", "web", "--path", "healthz"],
+              "path 'healthz' does not start with '/': write e.g. /healthz")
+    usage_err("health_set_path_empty", ["health", "set", "web", "--path="],
+              "path '' does not start with '/': write e.g. /healthz")
+    usage_err("health_set_path_blank", ["health", "set", "web", "--path", "/a b"],
+              "path '/a b' has a blank or control character: percent-encode it (a blank is %20)")
+    usage_err("health_set_path_newline", ["health", "set", "web", "--path", "/a\rb"],
+              "path '/a b' has a blank or control character: percent-encode it (a blank is %20)")
+    usage_err("health_set_host_empty", ["health", "set", "web", "--host", ""],
+              "host is empty: give the Host header to send, e.g. api.example.com")
+    usage_err("health_set_host_blank", ["health", "set", "web", "--host", "a b"],
+              "host 'a b' has a blank or control character: give a host name like "
+              "api.example.com")
+    usage_err("health_set_expect_99", ["health", "set", "web", "--expect", "99"],
+              "expect 99 is not in 100..599")
+    usage_err("health_set_expect_600", ["health", "set", "web", "--expect", "600"],
+              "expect 600 is not in 100..599")
+    usage_err("health_set_expect_word", ["health", "set", "web", "--expect", "ok"],
+              "expect 'ok' is not a number: write one in 100..599")
+    usage_err("health_set_rise_0", ["health", "set", "web", "--rise", "0"],
+              "rise 0 is not in 1..100")
+    usage_err("health_set_fall_101", ["health", "set", "web", "--fall", "101"],
+              "fall 101 is not in 1..100")
+    usage_err("health_set_fall_word", ["health", "set", "web", "--fall", "3x"],
+              "fall '3x' is not a number: write one in 1..100")
+    dur = "is not a duration: write e.g. 500ms, 1s, 1.5s, 2m or a number of milliseconds"
+    for text in ("2x", "s", "1.", ".5s", "-1s", "1 s", "1sec", "1S", "1h1m", "", "1.0000000001s"):
+        usage_err(f"duration_not_a_duration_{text!r}", ["health", "set", "web", "--interval",
+                                                         text], f"interval '{text}' {dur}")
+    usage_err("duration_timeout_not_a_duration", ["health", "set", "web", "--timeout", "5 m"],
+              f"timeout '5 m' {dur}")
+    for text in ("1.5", "2.5ms", "1.0005s"):
+        usage_err(f"duration_fraction_of_ms_{text}", ["health", "set", "web", "--interval", text],
+                  f"interval '{text}' is not a whole number of milliseconds")
+    for text in ("99ms", "99", "0", "0.09s", "61m", "3600001", "1.0001h",
+                 "99999999999999999999h"):
+        usage_err(f"duration_interval_out_of_range_{text}",
+                  ["health", "set", "web", "--interval", text],
+                  f"interval {text} is not in 100ms..1h")
+    for text in ("9ms", "0s", "2h"):
+        usage_err(f"duration_timeout_out_of_range_{text}",
+                  ["health", "set", "web", "--timeout", text],
+                  f"timeout {text} is not in 10ms..1h")
+    usage_err("health_set_timeout_equal_interval",
+              ["health", "set", "web", "--interval", "1s", "--timeout", "1000"],
+              "timeout 1000 is not shorter than interval 1s: a check must end before the next "
+              "one starts")
+    usage_err("health_set_timeout_over_interval",
+              ["health", "set", "web", "--timeout", "2s", "--interval", "500ms"],
+              "timeout 2s is not shorter than interval 500ms: a check must end before the next "
+              "one starts")
+    usage_err("health_set_interval_twice",
+              ["health", "set", "web", "--interval", "1s", "--interval=2s"],
+              "--interval is given twice: give it once")
+    usage_err("health_clear_missing_vip", ["health", "clear"],
+              "missing VIP (usage: sluicectl health clear VIP [ADDR[:PORT]])")
+    usage_err("health_clear_option", ["health", "clear", "web", "--type", "tcp"],
+              "unknown option '--type' (usage: sluicectl health clear VIP [ADDR[:PORT]])")
+    usage_err("health_show_extra", ["health", "show", "a", "b"],
+              "unexpected argument 'b' (usage: sluicectl health show [VIP])")
+    usage_err("circuit_reset_missing_backend", ["circuit", "reset", "web"],
+              "missing ADDR[:PORT] (usage: sluicectl circuit reset VIP ADDR[:PORT])")
+    usage_err("circuit_reset_bad_port", ["circuit", "reset", "web", "198.18.1.2:0x50"],
+              "backend address: port '0x50' is not in 1..65535")
+    usage_err("events_positional", ["events", "web"], f"unexpected argument 'web' ({U_EVENTS})")
+    usage_err("events_follow_with_value", ["events", "--follow=yes"],
+              f"--follow takes no value ({U_EVENTS})")
+    usage_err("events_follow_twice", ["events", "--follow", "--follow"],
+              "--follow is given twice: give it once")
+    usage_err("events_foreign_option", ["events", "--interval", "1s"],
+              f"unknown option '--interval' ({U_EVENTS})")
+    usage_err("events_type_without_value", ["events", "--type"],
+              f"--type needs a value ({U_EVENTS})")
+    usage_err("events_from_without_value", ["events", "--follow", "--from"],
+              f"--from needs a value ({U_EVENTS})")
+    for text in ("x", "-1", "1e3", ""):
+        usage_err(f"events_from_not_a_number_{text!r}", ["events", "--from", text],
+                  f"from '{text}' is not a number: write one in 0..9223372036854775807")
+    usage_err("events_from_too_big", ["events", "--from", "9223372036854775808"],
+              "from 9223372036854775808 is not in 0..9223372036854775807")
+    for text in ("", "Health", "health circuit", "health,,circuit", ",health", "health,",
+                 "health;x", "ratelimit.drop2"):
+        usage_err(f"events_bad_type_{text!r}", ["events", "--type", text],
+                  f"type '{text}' is not a list of event types: write e.g. health or "
+                  "circuit,config (a-z, '.', '_', '-', separated by commas)")
 
 
 def usage_errors():
@@ -508,6 +877,11 @@ def help_and_files():
               out=re.compile(r"\Ausage: sluicectl \[--socket PATH\] \[--json\] COMMAND\n"
                              r"(.|\n)*  vip add NAME ADDR:PORT\[/tcp\|/udp\](.|\n)*exit status"),
               err="")
+    check("help_lists_health_circuit_events", ["--help"], 0, err="", out=re.compile(
+        r"\n  health set VIP \[ADDR\[:PORT\]\] \[--type tcp\|http\] .*\[--fall N\]\n"
+        r"  health clear VIP \[ADDR\[:PORT\]\]\n  health show \[VIP\]\n"
+        r"  circuit reset VIP ADDR\[:PORT\]\n"
+        r"  events \[--from OFFSET\] \[--type T\[,T...\]\] \[--follow\]\n"))
     missing = os.path.join(TMP, "nope.json")
     check("apply_unreadable_file", ["apply", missing], 1,
           err=f"sluicectl: cannot read {missing}: No such file or directory\n")
@@ -539,6 +913,10 @@ def main():
         human_output()
         refusals()
         usage_errors()
+        health_requests()
+        health_output()
+        events_output()
+        health_usage_errors()
         help_and_files()
         unreachable()
     finally:

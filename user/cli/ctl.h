@@ -9,7 +9,12 @@
 
 #include <jansson.h>
 
-/* Exit statuses, as documented in the usage text and docs/api.md. */
+/*
+ * Exit statuses, as documented in the usage text and docs/api.md. events
+ * --follow ends with 0 on SIGINT/SIGTERM (the way to stop it), 1 when sluiced
+ * cuts it off as too slow (a refusal: it says how to resume), 3 when sluiced
+ * closes the stream (it stopped: no more answers from it).
+ */
 enum sl_ctl_exit {
 	SL_CTL_OK = 0,		/* done */
 	SL_CTL_REFUSED = 1,	/* sluiced refused the change, or a local file is bad */
@@ -34,9 +39,32 @@ void __attribute__((noreturn)) ctl_oom(void);
  */
 int ctl_call(const char *path, json_t *req, json_t **reply);
 
+/*
+ * A reply followed by a stream of lines (events --follow). ctl_stream_open()
+ * sends @req and reads the first reply like ctl_call() (10 s at most); on 0,
+ * *reply is that reply and *s the open stream, which then waits for lines as
+ * long as it takes. It blocks SIGINT and SIGTERM and reports them as
+ * CTL_STREAM_SIGNAL from here on, so that Ctrl-C ends a follow cleanly.
+ */
+struct ctl_stream;
+#define CTL_STREAM_END (-1)	/* sluiced closed the stream */
+#define CTL_STREAM_SIGNAL (-2) /* SIGINT or SIGTERM arrived */
+int ctl_stream_open(const char *path, json_t *req, json_t **reply, struct ctl_stream **s);
+/*
+ * The next line, which must be a JSON object: 0 with *obj set (json_decref()
+ * it), CTL_STREAM_END, CTL_STREAM_SIGNAL, or an exit status after printing why.
+ */
+int ctl_stream_next(struct ctl_stream *s, json_t **obj);
+/* Close the connection; accepts NULL. */
+void ctl_stream_close(struct ctl_stream *s);
+
 /* Human output of vip.list, backend.list and stats results. Return an exit status. */
 int ctl_print_vips(const json_t *result);
 int ctl_print_backends(const json_t *result);
 int ctl_print_stats(const json_t *result);
+/* Human output of health.show. */
+int ctl_print_health(const json_t *result);
+/* One event envelope on one line: OFFSET  TS  TYPE  VIP  BACKEND  key=value ... */
+void ctl_print_event(const json_t *ev);
 
 #endif

@@ -210,9 +210,13 @@ int ctl_print_vips(const json_t *result)
 	return SL_CTL_OK;
 }
 
+/*
+ * PACKETS and BYTES (in 'stats' and --json) make room for HEALTH and CIRCUIT,
+ * so that a row stays within 100 columns.
+ */
 int ctl_print_backends(const json_t *result)
 {
-	struct table t = { .align = "llrlrrrr" };
+	struct table t = { .align = "llrlllrr" };
 	char ep[80], n[32];
 	const json_t *b;
 	size_t i;
@@ -225,9 +229,9 @@ int ctl_print_backends(const json_t *result)
 	table_addf(&t, "BACKEND");
 	table_addf(&t, "WEIGHT");
 	table_addf(&t, "STATE");
+	table_addf(&t, "HEALTH");
+	table_addf(&t, "CIRCUIT");
 	table_addf(&t, "ACTIVE");
-	table_addf(&t, "PACKETS");
-	table_addf(&t, "BYTES");
 	table_addf(&t, "NEW");
 	json_array_foreach(result, i, b) {
 		const char *state = str(b, "state");
@@ -241,14 +245,185 @@ int ctl_print_backends(const json_t *result)
 				   int_or_0(b, "drain_left"));
 		else
 			table_addf(&t, "%s", state);
+		/* "-" from an agent older than health checks and breakers */
+		table_addf(&t, "%s", str(b, "health"));
+		table_addf(&t, "%s", str(b, "circuit"));
 		table_addf(&t, "%s", num(b, "active_flows", n, sizeof(n)));
-		table_addf(&t, "%s", num(b, "packets", n, sizeof(n)));
-		table_addf(&t, "%s", num(b, "bytes", n, sizeof(n)));
 		table_addf(&t, "%s", num(b, "new_flows", n, sizeof(n)));
 	}
 	table_print(&t);
 	table_free(&t);
 	return SL_CTL_OK;
+}
+
+/* A free-text cell on one line: control characters become blanks. */
+static char *one_line(const char *s)
+{
+	char *d = strdup(s), *p;
+
+	if (!d)
+		ctl_oom();
+	for (p = d; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return d;
+}
+
+/* "2026-12-05T00:01:02.123456789Z" as "2026-12-05T00:01:02Z": seconds are enough here. */
+static void since_text(const json_t *v, char *buf, size_t len)
+{
+	const char *s, *dot;
+	size_t frac;
+
+	if (!json_is_string(v)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	s = json_string_value(v);
+	dot = strchr(s, '.');
+	frac = dot ? strspn(dot + 1, "0123456789") : 0;
+	if (dot && frac && dot - s == 19)
+		snprintf(buf, len, "%.*s%s", (int)(dot - s), s, dot + 1 + frac);
+	else
+		snprintf(buf, len, "%s", s);
+}
+
+/* latency_ms: "0.42ms", "12.3ms", "1500ms"; "-" when null or missing. */
+static void latency_text(const json_t *v, char *buf, size_t len)
+{
+	double ms;
+
+	if (!json_is_number(v)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	ms = json_number_value(v);
+	snprintf(buf, len, ms < 10 ? "%.2fms" : ms < 1000 ? "%.1fms" : "%.0fms", ms);
+}
+
+int ctl_print_health(const json_t *result)
+{
+	struct table t = { .align = "lllllrrl" };
+	char n[32], since[64], lat[64];
+	const json_t *h;
+	size_t i;
+	int ret;
+
+	ret = check_array(result, "health.show");
+	if (ret)
+		return ret;
+	table_addf(&t, "VIP");
+	table_addf(&t, "BACKEND");
+	table_addf(&t, "TYPE");
+	table_addf(&t, "STATE");
+	table_addf(&t, "SINCE");
+	table_addf(&t, "CHECKS");
+	table_addf(&t, "LATENCY");
+	table_addf(&t, "LAST-ERROR");
+	json_array_foreach(result, i, h) {
+		char *err;
+
+		since_text(json_object_get(h, "since"), since, sizeof(since));
+		latency_text(json_object_get(h, "latency_ms"), lat, sizeof(lat));
+		err = one_line(str(h, "last_error"));
+		table_addf(&t, "%s", str(h, "vip"));
+		table_addf(&t, "%s", str(h, "backend"));
+		table_addf(&t, "%s", str(h, "type"));
+		table_addf(&t, "%s", str(h, "state"));
+		table_addf(&t, "%s", since);
+		table_addf(&t, "%s", num(h, "checks", n, sizeof(n)));
+		table_addf(&t, "%s", lat);
+		table_addf(&t, "%s", err);
+		free(err);
+	}
+	table_print(&t);
+	table_free(&t);
+	return SL_CTL_OK;
+}
+
+/* A word of an event line: as it is when it is plain, else as a JSON string (quoted, escaped). */
+static void put_word(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	json_t *j;
+	char *q;
+
+	for (; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+			break;
+	if (*s && !*p) {
+		fputs(s, stdout);
+		return;
+	}
+	j = json_string(s);
+	q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	json_decref(j);
+	if (!q)
+		ctl_oom();
+	fputs(q, stdout);
+	free(q);
+}
+
+/* " key=value" for each leaf of @data; nested objects as dotted keys, arrays as JSON. */
+static void put_data(const char *prefix, const json_t *data)
+{
+	const char *key;
+	json_t *v;
+	char *k, *q;
+
+	json_object_foreach((json_t *)data, key, v) {
+		if (asprintf(&k, "%s%s%s", prefix, *prefix ? "." : "", key) < 0)
+			ctl_oom();
+		if (json_is_object(v) && json_object_size(v)) {
+			put_data(k, v);
+			free(k);
+			continue;
+		}
+		putchar(' ');
+		put_word(k);
+		putchar('=');
+		if (json_is_string(v)) {
+			put_word(json_string_value(v));
+		} else {
+			q = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+			if (!q)
+				ctl_oom();
+			fputs(q, stdout);
+			free(q);
+		}
+		free(k);
+	}
+}
+
+static void put_field(const json_t *ev, const char *key)
+{
+	const json_t *v = json_object_get(ev, key);
+
+	fputs("  ", stdout);
+	if (json_is_string(v))
+		put_word(json_string_value(v));
+	else
+		putchar('-');
+}
+
+void ctl_print_event(const json_t *ev)
+{
+	const json_t *data = json_object_get(ev, "data");
+	const json_t *off = json_object_get(ev, "offset");
+
+	if (json_is_integer(off))
+		printf("%" JSON_INTEGER_FORMAT, json_integer_value(off));
+	else
+		putchar('-');
+	put_field(ev, "ts");
+	put_field(ev, "type");
+	put_field(ev, "vip");
+	put_field(ev, "backend");
+	if (json_is_object(data) && json_object_size(data)) {
+		putchar(' ');
+		put_data("", data);
+	}
+	putchar('\n');
 }
 
 /* "LABEL: name N, name N" for the non-zero integers of @o, or "LABEL: none". */

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -109,64 +112,105 @@ static int send_all(int fd, const char *path, const char *buf, size_t len)
 	return SL_CTL_OK;
 }
 
-/*
- * Read up to the first newline, growing the buffer as needed. On 0, *out
- * (malloc'd, the caller frees) holds *len bytes without the newline. A reply
- * that ends at EOF without its newline is accepted if it is whole JSON.
- */
-static int recv_line(int fd, const char *path, char **out, size_t *len)
-{
-	size_t cap = 4096, used = 0;
-	char *buf, *nl = NULL, *tmp;
-	ssize_t n;
+/* A connection to sluiced and the bytes read from it but not yet returned. */
+struct ctl_stream {
+	const char *path;
+	int fd;
+	int sigfd;	/* -1, or a signalfd for SIGINT and SIGTERM */
+	int timeout_ms; /* how long to wait for a line; -1: as long as it takes */
+	char *buf;
+	size_t cap, start, used; /* unread bytes are buf[start..used) */
+	int eof;
+};
 
-	buf = malloc(cap);
-	if (!buf)
-		ctl_oom();
+/* Wait until @s->fd is readable. Returns 0, CTL_STREAM_SIGNAL or an exit status. */
+static int wait_readable(struct ctl_stream *s)
+{
+	struct pollfd p[2] = {
+		{ .fd = s->fd, .events = POLLIN },
+		{ .fd = s->sigfd, .events = POLLIN },
+	};
+	int n;
+
 	for (;;) {
-		if (used == cap) {
-			if (cap >= CTL_REPLY_MAX) {
-				ctl_err("sluiced's reply is larger than %u MiB: %s (see its log)",
-					CTL_REPLY_MAX >> 20, path);
-				goto err_free;
-			}
-			cap *= 2;
-			tmp = realloc(buf, cap);
-			if (!tmp)
-				ctl_oom();
-			buf = tmp;
-		}
-		n = recv(fd, buf + used, cap - used, 0);
+		n = poll(p, s->sigfd >= 0 ? 2 : 1, s->timeout_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ctl_err("sluiced did not answer within %d s: %s (is it stuck? see its log)",
-				SL_CTL_TIMEOUT_S, path);
-			goto err_free;
+		if (n < 0) {
+			ctl_err("cannot wait for sluiced's answer: %s", strerror(errno));
+			return SL_CTL_UNREACHABLE;
 		}
+		if (n == 0) {
+			ctl_err("sluiced did not answer within %d s: %s (is it stuck? see its log)",
+				SL_CTL_TIMEOUT_S, s->path);
+			return SL_CTL_UNREACHABLE;
+		}
+		if (s->sigfd >= 0 && p[1].revents)
+			return CTL_STREAM_SIGNAL;
+		return SL_CTL_OK;
+	}
+}
+
+/*
+ * The next line from @s, without its newline: on 0, *line points to *len
+ * bytes inside @s's buffer, valid until the next call. A last line that ends
+ * at EOF without its newline is returned as it is (the caller checks it is
+ * whole JSON). Returns 0, CTL_STREAM_END at EOF with nothing left,
+ * CTL_STREAM_SIGNAL, or an exit status after printing why.
+ */
+static int recv_line(struct ctl_stream *s, char **line, size_t *len)
+{
+	size_t scanned = 0;
+	char *nl, *tmp;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		nl = NULL;
+		if (s->used > s->start + scanned)
+			nl = memchr(s->buf + s->start + scanned, '\n',
+				    s->used - s->start - scanned);
+		if (nl || (s->eof && s->used > s->start)) {
+			*line = s->buf + s->start;
+			*len = nl ? (size_t)(nl - *line) : s->used - s->start;
+			s->start = nl ? (size_t)(nl - s->buf) + 1 : s->used;
+			return SL_CTL_OK;
+		}
+		if (s->eof)
+			return CTL_STREAM_END;
+		scanned = s->used - s->start;
+		if (s->start) {
+			memmove(s->buf, s->buf + s->start, scanned);
+			s->used = scanned;
+			s->start = 0;
+		}
+		if (s->used == s->cap) {
+			if (s->cap >= CTL_REPLY_MAX) {
+				ctl_err("sluiced's reply is larger than %u MiB: %s (see its log)",
+					CTL_REPLY_MAX >> 20, s->path);
+				return SL_CTL_UNREACHABLE;
+			}
+			s->cap = s->cap ? 2 * s->cap : 4096;
+			tmp = realloc(s->buf, s->cap);
+			if (!tmp)
+				ctl_oom();
+			s->buf = tmp;
+		}
+		ret = wait_readable(s);
+		if (ret)
+			return ret;
+		n = recv(s->fd, s->buf + s->used, s->cap - s->used, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
 		if (n < 0) {
 			ctl_err("lost the connection to sluiced while waiting for its answer: %s: %s",
-				path, strerror(errno));
-			goto err_free;
+				s->path, strerror(errno));
+			return SL_CTL_UNREACHABLE;
 		}
 		if (n == 0)
-			break;
-		nl = memchr(buf + used, '\n', (size_t)n);
-		used += (size_t)n;
-		if (nl)
-			break;
+			s->eof = 1;
+		s->used += (size_t)n;
 	}
-	if (!nl && !used) {
-		ctl_err("sluiced closed the connection without answering: %s (see its log)", path);
-		goto err_free;
-	}
-	*len = nl ? (size_t)(nl - buf) : used;
-	*out = buf;
-	return SL_CTL_OK;
-
-err_free:
-	free(buf);
-	return SL_CTL_UNREACHABLE;
 }
 
 /* A refusal: print its error, return its exit status (2 for malformed input, else 1). */
@@ -184,13 +228,20 @@ static int refused(const json_t *reply)
 	return SL_CTL_REFUSED;
 }
 
-int ctl_call(const char *path, json_t *req, json_t **reply)
+/*
+ * Connect to @path, send @req and read the reply line. Returns 0 with *reply
+ * set (a reply with "ok": true) and the connection in *out, or an exit status
+ * (or CTL_STREAM_SIGNAL) after printing why. @sigfd is the stream's signalfd or -1.
+ */
+static int call_open(const char *path, json_t *req, int sigfd, json_t **reply,
+		     struct ctl_stream **out)
 {
-	char *line, *buf = NULL;
+	struct ctl_stream *s;
+	char *line, *buf;
 	json_t *rep, *ok;
 	json_error_t jerr;
 	size_t len, n;
-	int fd, ret;
+	int ret;
 
 	line = json_dumps(req, JSON_COMPACT);
 	if (!line)
@@ -204,23 +255,33 @@ int ctl_call(const char *path, json_t *req, json_t **reply)
 	line[n++] = '\n';
 	line[n] = 0;
 
-	ret = conn_open(path, &fd);
-	if (ret)
-		goto out_line;
-	ret = send_all(fd, path, line, n);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		ctl_oom();
+	s->path = path;
+	s->sigfd = sigfd;
+	s->timeout_ms = SL_CTL_TIMEOUT_S * 1000;
+	ret = conn_open(path, &s->fd);
+	if (ret) {
+		s->fd = -1;
+		goto err;
+	}
+	ret = send_all(s->fd, path, line, n);
 	if (!ret)
-		ret = recv_line(fd, path, &buf, &len);
-	close(fd);
+		ret = recv_line(s, &buf, &len);
+	if (ret == CTL_STREAM_END) {
+		ctl_err("sluiced closed the connection without answering: %s (see its log)", path);
+		ret = SL_CTL_UNREACHABLE;
+	}
 	if (ret)
-		goto out_line;
+		goto err;
 
 	rep = json_loadb(buf, len, 0, &jerr);
-	free(buf);
 	if (!rep) {
 		ctl_err("sluiced answered something that is not JSON (%s, column %d): %s (see its log)",
 			jerr.text, jerr.column, path);
 		ret = SL_CTL_UNREACHABLE;
-		goto out_line;
+		goto err;
 	}
 	ok = json_object_get(rep, "ok");
 	if (!json_is_object(rep) || !json_is_boolean(ok)) {
@@ -229,13 +290,98 @@ int ctl_call(const char *path, json_t *req, json_t **reply)
 		ret = SL_CTL_UNREACHABLE;
 	} else if (json_is_false(ok)) {
 		ret = refused(rep);
-	} else {
-		*reply = rep;
-		rep = NULL;
 	}
-	json_decref(rep);
+	if (ret) {
+		json_decref(rep);
+		goto err;
+	}
+	free(line);
+	*reply = rep;
+	*out = s;
+	return SL_CTL_OK;
 
-out_line:
+err:
+	s->sigfd = -1; /* the caller's */
+	ctl_stream_close(s);
 	free(line);
 	return ret;
+}
+
+int ctl_call(const char *path, json_t *req, json_t **reply)
+{
+	struct ctl_stream *s;
+	int ret;
+
+	ret = call_open(path, req, -1, reply, &s);
+	if (!ret)
+		ctl_stream_close(s);
+	return ret;
+}
+
+int ctl_stream_open(const char *path, json_t *req, json_t **reply, struct ctl_stream **out)
+{
+	struct ctl_stream *s;
+	sigset_t mask;
+	int sigfd, ret;
+
+	/* Ctrl-C ends a follow cleanly: take SIGINT and SIGTERM as readable bytes. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		ctl_err("cannot block SIGINT and SIGTERM: %s", strerror(errno));
+		return SL_CTL_REFUSED;
+	}
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		ctl_err("cannot create a signalfd for SIGINT and SIGTERM: %s", strerror(errno));
+		return SL_CTL_REFUSED;
+	}
+	ret = call_open(path, req, sigfd, reply, &s);
+	if (ret) {
+		close(sigfd);
+		return ret;
+	}
+	/* The first line answers at once; events may not come for hours. */
+	s->timeout_ms = -1;
+	*out = s;
+	return SL_CTL_OK;
+}
+
+int ctl_stream_next(struct ctl_stream *s, json_t **obj)
+{
+	json_error_t jerr;
+	char *line;
+	size_t len;
+	json_t *o;
+	int ret;
+
+	ret = recv_line(s, &line, &len);
+	if (ret)
+		return ret;
+	o = json_loadb(line, len, 0, &jerr);
+	if (!json_is_object(o)) {
+		if (o)
+			ctl_err("sluiced sent a stream line that is not a JSON object: %s (see its log)",
+				s->path);
+		else
+			ctl_err("sluiced sent a stream line that is not JSON (%s, column %d): %s (see its log)",
+				jerr.text, jerr.column, s->path);
+		json_decref(o);
+		return SL_CTL_UNREACHABLE;
+	}
+	*obj = o;
+	return SL_CTL_OK;
+}
+
+void ctl_stream_close(struct ctl_stream *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	free(s->buf);
+	free(s);
 }

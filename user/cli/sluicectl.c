@@ -28,16 +28,28 @@ enum opt {
 	OPT_PKT_BURST,
 	OPT_PER,
 	OPT_L7,
+	OPT_TYPE,
+	OPT_PATH,
+	OPT_HOST,
+	OPT_EXPECT,
+	OPT_INTERVAL,
+	OPT_RISE,
+	OPT_FALL,
+	OPT_FROM,
+	OPT_FOLLOW,
 	OPT__MAX,
 };
 
 static const char *const opt_names[OPT__MAX] = {
 	"mode",	     "strategy",   "forward",  "weight",    "timeout",
 	"conn-rate", "conn-burst", "pkt-rate", "pkt-burst", "per",
-	"l7",
+	"l7",	     "type",	   "path",     "host",	    "expect",
+	"interval",  "rise",	   "fall",     "from",	    "follow",
 };
 
 #define O(x) (1u << OPT_##x)
+/* Options without a value. */
+#define FLAG_OPTS O(FOLLOW)
 #define POS_MAX 2
 /* Ranges sluiced accepts (docs/api.md, user/agent/state.c), checked here for a usage error. */
 #define WEIGHT_MAX 65535ull
@@ -45,6 +57,11 @@ static const char *const opt_names[OPT__MAX] = {
 #define DRAIN_TIMEOUT_MAX (7 * 86400ull)
 #define CONN_RATE_MAX 100000000ull /* conn_rate and conn_burst */
 #define PKT_RATE_MAX 1000000000ull /* pkt_rate and pkt_burst */
+/* Health checks (docs/api.md health.set); durations in milliseconds. */
+#define HC_INTERVAL_MIN 100ull
+#define HC_TIMEOUT_MIN 10ull
+#define HC_DUR_MAX 3600000ull /* 1 h, for both */
+#define HC_RISE_FALL_MAX 100ull
 /* A synopsis that an error quotes outside the command table too. */
 #define BACKEND_SET_SYNOPSIS "backend set VIP ADDR[:PORT] --weight N"
 
@@ -77,6 +94,10 @@ static const char *prog_usage_tail =
 	"(0..65535; 0 takes no new flows), --mode native, --timeout 300 (0..604800).\n"
 	"'limit set' changes only the values given; rates are per second and per client\n"
 	"address, or per /24 (IPv4) and /64 (IPv6) prefix with --per prefix.\n"
+	"'health set' changes only the values given, for the VIP or, with ADDR, for one\n"
+	"backend; durations: 500ms, 1s, 1.5s, 2m, 1h, or a number of milliseconds.\n"
+	"'events --type' takes event types or families, comma-separated (health,circuit);\n"
+	"'events --follow' prints events as they come, until Ctrl-C.\n"
 	"\n"
 	"options:\n"
 	"  --socket PATH  sluiced's control socket (default: $SLUICE_SOCKET, else\n"
@@ -84,34 +105,114 @@ static const char *prog_usage_tail =
 	"  --json         print the agent's result as JSON, on one line\n"
 	"  -h, --help     print this help\n"
 	"\n"
-	"exit status: 0 done, 1 refused by sluiced, 2 usage error, 3 sluiced not reachable\n";
+	"exit status: 0 done, 1 refused by sluiced, 2 usage error, 3 sluiced not reachable;\n"
+	"events --follow: 0 on Ctrl-C, 1 when cut off as too slow, 3 when sluiced closes\n"
+	"the stream (it stopped)\n";
 
 static void usage(FILE *f);
 
 /* ---- checking words and numbers; each prints its error and returns SL_CTL_USAGE ---- */
 
-static int parse_num(const char *what, const char *s, unsigned long long max,
-		     unsigned long long *out)
+static int parse_range(const char *what, const char *s, unsigned long long min,
+		       unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v;
 	char *end;
 
 	if (*s < '0' || *s > '9') {
-		ctl_err("%s '%s' is not a number: write one in 0..%llu", what, s, max);
+		ctl_err("%s '%s' is not a number: write one in %llu..%llu", what, s, min, max);
 		return SL_CTL_USAGE;
 	}
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (*end) {
-		ctl_err("%s '%s' is not a number: write one in 0..%llu", what, s, max);
+		ctl_err("%s '%s' is not a number: write one in %llu..%llu", what, s, min, max);
 		return SL_CTL_USAGE;
 	}
-	if (errno == ERANGE || v > max) {
-		ctl_err("%s %s is not in 0..%llu", what, s, max);
+	if (errno == ERANGE || v < min || v > max) {
+		ctl_err("%s %s is not in %llu..%llu", what, s, min, max);
 		return SL_CTL_USAGE;
 	}
 	*out = v;
 	return SL_CTL_OK;
+}
+
+static int parse_num(const char *what, const char *s, unsigned long long max,
+		     unsigned long long *out)
+{
+	return parse_range(what, s, 0, max, out);
+}
+
+/* 100 -> "100ms", 3600000 -> "1h": a range bound as people write it. */
+static const char *dur_str(unsigned long long ms, char *buf, size_t len)
+{
+	if (ms && ms % 3600000 == 0)
+		snprintf(buf, len, "%lluh", ms / 3600000);
+	else if (ms && ms % 60000 == 0)
+		snprintf(buf, len, "%llum", ms / 60000);
+	else if (ms && ms % 1000 == 0)
+		snprintf(buf, len, "%llus", ms / 1000);
+	else
+		snprintf(buf, len, "%llums", ms);
+	return buf;
+}
+
+/*
+ * A duration into milliseconds: digits, an optional fraction, and a unit of
+ * ms, s, m or h (none: milliseconds); it must come to whole milliseconds in
+ * @min..@max.
+ */
+static int parse_dur(const char *what, const char *s, unsigned long long min,
+		     unsigned long long max, unsigned long long *out)
+{
+	static const struct {
+		const char *unit;
+		unsigned long long ms;
+	} units[] = { { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	unsigned long long whole = 0, frac = 0, scale = 1, mult = 0, ms;
+	const char *p = s;
+	char lo[32], hi[32];
+	size_t i, nd;
+
+	for (nd = 0; *p >= '0' && *p <= '9'; p++, nd++)
+		if (nd < 12)
+			whole = whole * 10 + (unsigned long long)(*p - '0');
+	if (!nd)
+		goto bad;
+	if (nd > 12)
+		whole = 1000000000000ull; /* out of range whatever the unit, no overflow */
+	if (*p == '.') {
+		for (p++, nd = 0; *p >= '0' && *p <= '9'; p++, nd++) {
+			if (nd >= 9)
+				goto bad;
+			frac = frac * 10 + (unsigned long long)(*p - '0');
+			scale *= 10;
+		}
+		if (!nd)
+			goto bad;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(p, units[i].unit))
+			mult = units[i].ms;
+	if (!mult)
+		goto bad;
+	if ((frac * mult) % scale) {
+		ctl_err("%s '%s' is not a whole number of milliseconds", what, s);
+		return SL_CTL_USAGE;
+	}
+	ms = whole * mult + frac * mult / scale;
+	if (ms < min || ms > max) {
+		ctl_err("%s %s is not in %s..%s", what, s, dur_str(min, lo, sizeof(lo)),
+			dur_str(max, hi, sizeof(hi)));
+		return SL_CTL_USAGE;
+	}
+	*out = ms;
+	return SL_CTL_OK;
+
+bad:
+	ctl_err("%s '%s' is not a duration: write e.g. 500ms, 1s, 1.5s, 2m or a number of milliseconds",
+		what, s);
+	return SL_CTL_USAGE;
 }
 
 /* @s must be one of the '|'-separated words of @names. */
@@ -205,10 +306,15 @@ static int call(struct ctl *c, json_t *req, json_t **reply, json_t **result)
 	return ret;
 }
 
-/* --json: the result on one line ("null" if the agent sent none). */
+/*
+ * --json: the result on one line ("null" if the agent sent none). Reals with
+ * 15 significant digits, so that a latency of 0.42 stays 0.42 rather than
+ * 0.41999999999999998 (every decimal of up to 15 digits comes back as written).
+ */
 static void print_json(const json_t *result, size_t flags)
 {
-	char *s = json_dumps(result ? result : json_null(), flags | JSON_ENCODE_ANY);
+	char *s = json_dumps(result ? result : json_null(),
+			     flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 
 	if (!s)
 		ctl_oom();
@@ -553,6 +659,263 @@ static int cmd_limit_clear(struct ctl *c, const struct args *a)
 	return change(c, request("limit.clear", args));
 }
 
+/* "VIP [ADDR[:PORT]]" of the health commands into new args. Returns NULL after a usage error. */
+static json_t *health_target(const struct args *a)
+{
+	struct sl_endpoint ep;
+	json_t *args;
+
+	if (a->npos > 1)
+		return backend_args(a, &ep);
+	args = new_object();
+	set(args, "vip", json_string(a->pos[0]));
+	return args;
+}
+
+/* Visible ASCII only: a blank or control character would break the request line. */
+static int check_visible(const char *what, const char *s, const char *fix)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f) {
+			ctl_err("%s '%s' has a blank or control character: %s", what, s, fix);
+			return SL_CTL_USAGE;
+		}
+	}
+	return SL_CTL_OK;
+}
+
+/* The options of 'health set', checked, into @args (only those given). */
+static int health_opts(const struct args *a, json_t *args)
+{
+	static const int http_only[] = { OPT_PATH, OPT_HOST, OPT_EXPECT };
+	unsigned long long interval = 0, timeout = 0, expect = 0, rise = 0, fall = 0;
+	const char *type = a->opt[OPT_TYPE], *path = a->opt[OPT_PATH], *host = a->opt[OPT_HOST];
+	size_t i;
+
+	if (type && parse_word("type", type, "tcp|http"))
+		return SL_CTL_USAGE;
+	for (i = 0; type && !strcmp(type, "tcp") && i < sizeof(http_only) / sizeof(int); i++) {
+		if (a->opt[http_only[i]]) {
+			ctl_err("--%s is for http checks, not --type tcp: drop it or use --type http",
+				opt_names[http_only[i]]);
+			return SL_CTL_USAGE;
+		}
+	}
+	if (path && path[0] != '/') {
+		ctl_err("path '%s' does not start with '/': write e.g. /healthz", path);
+		return SL_CTL_USAGE;
+	}
+	if (path && check_visible("path", path, "percent-encode it (a blank is %20)"))
+		return SL_CTL_USAGE;
+	if (host && !*host) {
+		ctl_err("host is empty: give the Host header to send, e.g. api.example.com");
+		return SL_CTL_USAGE;
+	}
+	if (host && check_visible("host", host, "give a host name like api.example.com"))
+		return SL_CTL_USAGE;
+	if ((a->opt[OPT_EXPECT] && parse_range("expect", a->opt[OPT_EXPECT], 100, 599, &expect)) ||
+	    (a->opt[OPT_INTERVAL] && parse_dur("interval", a->opt[OPT_INTERVAL], HC_INTERVAL_MIN,
+					       HC_DUR_MAX, &interval)) ||
+	    (a->opt[OPT_TIMEOUT] && parse_dur("timeout", a->opt[OPT_TIMEOUT], HC_TIMEOUT_MIN,
+					      HC_DUR_MAX, &timeout)) ||
+	    (a->opt[OPT_RISE] &&
+	     parse_range("rise", a->opt[OPT_RISE], 1, HC_RISE_FALL_MAX, &rise)) ||
+	    (a->opt[OPT_FALL] && parse_range("fall", a->opt[OPT_FALL], 1, HC_RISE_FALL_MAX, &fall)))
+		return SL_CTL_USAGE;
+	/* Given alone, either is checked against the other's current value by sluiced. */
+	if (interval && timeout && timeout >= interval) {
+		ctl_err("timeout %s is not shorter than interval %s: a check must end before the next one starts",
+			a->opt[OPT_TIMEOUT], a->opt[OPT_INTERVAL]);
+		return SL_CTL_USAGE;
+	}
+	if (type)
+		set(args, "type", json_string(type));
+	if (path)
+		set(args, "path", json_string(path));
+	if (host)
+		set(args, "host", json_string(host));
+	if (expect)
+		set(args, "expect_status", json_integer((json_int_t)expect));
+	if (interval)
+		set(args, "interval_ms", json_integer((json_int_t)interval));
+	if (timeout)
+		set(args, "timeout_ms", json_integer((json_int_t)timeout));
+	if (rise)
+		set(args, "rise", json_integer((json_int_t)rise));
+	if (fall)
+		set(args, "fall", json_integer((json_int_t)fall));
+	return SL_CTL_OK;
+}
+
+/*
+ * sluiced merges health.set into the current check (or the defaults), so only
+ * what was given is sent; with no option at all, it turns checks on with the
+ * current or default settings.
+ */
+static int cmd_health_set(struct ctl *c, const struct args *a)
+{
+	json_t *args = health_target(a);
+
+	if (!args)
+		return SL_CTL_USAGE;
+	if (health_opts(a, args)) {
+		json_decref(args);
+		return SL_CTL_USAGE;
+	}
+	return change(c, request("health.set", args));
+}
+
+static int cmd_health_clear(struct ctl *c, const struct args *a)
+{
+	json_t *args = health_target(a);
+
+	if (!args)
+		return SL_CTL_USAGE;
+	return change(c, request("health.clear", args));
+}
+
+static int cmd_health_show(struct ctl *c, const struct args *a)
+{
+	json_t *args = vip_filter(a);
+
+	/* "args" is always sent, {} for every VIP, as the protocol describes health.show. */
+	return query(c, request("health.show", args ? args : new_object()), ctl_print_health);
+}
+
+static int cmd_circuit_reset(struct ctl *c, const struct args *a)
+{
+	struct sl_endpoint ep;
+	json_t *args;
+
+	args = backend_args(a, &ep);
+	if (!args)
+		return SL_CTL_USAGE;
+	return change(c, request("circuit.reset", args));
+}
+
+/* --type of events: comma-separated types or families, e.g. "health" or "circuit,config.apply". */
+static int check_event_types(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || strchr("._-", *p) ||
+		      (*p == ',' && p != s && p[-1] != ',' && p[1])))
+			break;
+	if (!*s || *p) {
+		ctl_err("type '%s' is not a list of event types: write e.g. health or circuit,config (a-z, '.', '_', '-', separated by commas)",
+			s);
+		return SL_CTL_USAGE;
+	}
+	return SL_CTL_OK;
+}
+
+/* An event on stdout, at once: a follower reads it while it is news. */
+static int put_event(struct ctl *c, const json_t *ev)
+{
+	if (c->json)
+		print_json(ev, JSON_COMPACT);
+	else
+		ctl_print_event(ev);
+	if (fflush(stdout)) {
+		ctl_err("cannot write to standard output: %s", strerror(errno));
+		return SL_CTL_REFUSED;
+	}
+	return SL_CTL_OK;
+}
+
+/*
+ * events --follow: the first reply says where the stream starts; then one
+ * envelope a line until sluiced closes (it stopped: exit 3), cuts us off as
+ * too slow ({"error": ...}: exit 1), or Ctrl-C (exit 0).
+ */
+static int events_follow(struct ctl *c, json_t *req)
+{
+	struct ctl_stream *s;
+	json_t *reply, *ev;
+	const json_t *error;
+	int ret;
+
+	ret = ctl_stream_open(c->socket, req, &reply, &s);
+	json_decref(req);
+	if (ret == CTL_STREAM_SIGNAL)
+		return SL_CTL_OK;
+	if (ret)
+		return ret;
+	if (!json_is_true(json_object_get(json_object_get(reply, "result"), "following"))) {
+		ctl_err("sluiced's answer to events --follow does not say \"following\": true (is sluicectl newer than sluiced?)");
+		ret = SL_CTL_UNREACHABLE;
+	}
+	json_decref(reply);
+	while (!ret) {
+		ret = ctl_stream_next(s, &ev);
+		if (ret)
+			break;
+		error = json_object_get(ev, "error");
+		if (error) {
+			ctl_err("%s", json_is_string(error) ? json_string_value(error)
+							    : "sluiced ended the event stream with an error");
+			ret = SL_CTL_REFUSED;
+		} else {
+			ret = put_event(c, ev);
+		}
+		json_decref(ev);
+	}
+	ctl_stream_close(s);
+	if (ret == CTL_STREAM_SIGNAL)
+		return SL_CTL_OK;
+	if (ret == CTL_STREAM_END) {
+		ctl_err("the agent closed the event stream");
+		return SL_CTL_UNREACHABLE;
+	}
+	return ret;
+}
+
+static int cmd_events(struct ctl *c, const struct args *a)
+{
+	json_t *args, *reply, *result, *events, *ev;
+	unsigned long long from = 0;
+	size_t i;
+	int ret;
+
+	if (a->opt[OPT_FROM] && parse_num("from", a->opt[OPT_FROM], LLONG_MAX, &from))
+		return SL_CTL_USAGE;
+	if (a->opt[OPT_TYPE] && check_event_types(a->opt[OPT_TYPE]))
+		return SL_CTL_USAGE;
+	args = new_object();
+	if (a->opt[OPT_FROM])
+		set(args, "from", json_integer((json_int_t)from));
+	if (a->opt[OPT_TYPE])
+		set(args, "type", json_string(a->opt[OPT_TYPE]));
+	if (a->opt[OPT_FOLLOW]) {
+		set(args, "follow", json_true());
+		return events_follow(c, request("events", args));
+	}
+	ret = call(c, request("events", args), &reply, &result);
+	if (ret)
+		return ret;
+	events = json_object_get(result, "events");
+	if (!json_is_array(events)) {
+		ctl_err("sluiced's answer to events has no \"events\" list (is sluicectl older than sluiced?)");
+		ret = SL_CTL_UNREACHABLE;
+	}
+	/* --json too: one envelope a line, not the wrapper, so that jq reads a stream. */
+	json_array_foreach(events, i, ev) {
+		if (ret)
+			break;
+		if (!json_is_object(ev)) {
+			ctl_err("sluiced's answer to events has an item that is not an object (is sluicectl older than sluiced?)");
+			ret = SL_CTL_UNREACHABLE;
+			break;
+		}
+		ret = put_event(c, ev);
+	}
+	json_decref(reply);
+	return ret;
+}
+
 static int cmd_stats(struct ctl *c, const struct args *a)
 {
 	return query(c, request("stats", vip_filter(a)), ctl_print_stats);
@@ -742,6 +1105,39 @@ static const struct cmd cmds[] = {
 	  .min_pos = 1,
 	  .max_pos = 1,
 	  .run = cmd_limit_clear },
+	{ .group = "health",
+	  .name = "set",
+	  .synopsis = "health set VIP [ADDR[:PORT]] [--type tcp|http] [--path P] [--host H] "
+		      "[--expect STATUS] [--interval DUR] [--timeout DUR] [--rise N] [--fall N]",
+	  .pos_names = { "VIP", "ADDR[:PORT]" },
+	  .min_pos = 1,
+	  .max_pos = 2,
+	  .opts = O(TYPE) | O(PATH) | O(HOST) | O(EXPECT) | O(INTERVAL) | O(TIMEOUT) | O(RISE) |
+		  O(FALL),
+	  .run = cmd_health_set },
+	{ .group = "health",
+	  .name = "clear",
+	  .synopsis = "health clear VIP [ADDR[:PORT]]",
+	  .pos_names = { "VIP", "ADDR[:PORT]" },
+	  .min_pos = 1,
+	  .max_pos = 2,
+	  .run = cmd_health_clear },
+	{ .group = "health",
+	  .name = "show",
+	  .synopsis = "health show [VIP]",
+	  .max_pos = 1,
+	  .run = cmd_health_show },
+	{ .group = "circuit",
+	  .name = "reset",
+	  .synopsis = "circuit reset VIP ADDR[:PORT]",
+	  .pos_names = { "VIP", "ADDR[:PORT]" },
+	  .min_pos = 2,
+	  .max_pos = 2,
+	  .run = cmd_circuit_reset },
+	{ .name = "events",
+	  .synopsis = "events [--from OFFSET] [--type T[,T...]] [--follow]",
+	  .opts = O(FROM) | O(TYPE) | O(FOLLOW),
+	  .run = cmd_events },
 	{ .name = "stats", .synopsis = "stats [VIP]", .max_pos = 1, .run = cmd_stats },
 	{ .name = "apply",
 	  .synopsis = "apply FILE",
@@ -890,7 +1286,14 @@ static int parse_args(struct ctl *c, const struct cmd *cmd, int argc, char **arg
 					cmd->synopsis);
 				return SL_CTL_USAGE;
 			}
-			if (eq) {
+			if ((1u << o) & FLAG_OPTS) {
+				if (eq) {
+					ctl_err("--%s takes no value (usage: sluicectl %s)",
+						opt_names[o], cmd->synopsis);
+					return SL_CTL_USAGE;
+				}
+				val = "";
+			} else if (eq) {
 				val = eq + 1;
 			} else if (i + 1 < argc) {
 				val = argv[++i];
