@@ -15,7 +15,8 @@
 #  (d) sluiced did not copy them: over the three flows copied_bytes grew by
 #      < 1 MiB (the heads), spliced_flows and tunnels by 3, and once
 #      _splice.active is 0 spliced_bytes + copied_bytes covers the payload
-#      (4 * SIZE + 2 * SIZE/8 bytes), and spliced_bytes is at most the payload
+#      (4 * SIZE + 2 * SIZE/8 bytes), the verdict program itself redirected at
+#      least half of it (_splice.kernel_bytes), and spliced_bytes is at most the payload
 #      plus the after-auth response head (that route's response is never
 #      parsed, so its head is spliced with the body).
 # SIZE is 1 GiB, or 32 MiB when SL_E2E_IN_VM=1 (QEMU under TCG is 10-50x
@@ -108,6 +109,7 @@ transfer() {
 c0=$(l7stat sp.copied_bytes)
 f0=$(l7stat sp.spliced_flows)
 b0=$(l7stat sp.spliced_bytes)
+k0=$(l7stat _splice.kernel_bytes)
 t0=$(l7stat sp.tunnels)
 
 step "(a) upgrade on /ws: 101, then $SIZE bytes each way at once, byte-exact"
@@ -150,3 +152,9 @@ echo "    _splice: $(ctl --json stats | jget l7._splice)"
 	fail "spliced_bytes grew by $db, more than the $payload payload bytes and a head"
 [ $((db + dc)) -ge "$payload" ] ||
 	fail "spliced_bytes +$db and copied_bytes +$dc do not cover the $payload payload bytes"
+# Most of it by the verdict program itself (splice.c copies only what it
+# drains at the hand-over and a paused direction's tail after its FIN).
+dk=$(($(l7stat _splice.kernel_bytes) - k0))
+echo "    kernel_bytes +$dk ($((100 * dk / payload))% of the payload)"
+[ "$dk" -ge $((payload / 2)) ] ||
+	fail "the kernel redirected only $dk of the $payload payload bytes (expected at least half)"
