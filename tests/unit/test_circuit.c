@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The circuit breaker and rise/fall state machines (user/agent/circuit.c):
- * configuration, every transition and its boundary, tickets that outlive a
+ * The circuit breaker state machine (user/agent/circuit.c); the rise/fall of health
+ * checks is tested with the checker (test_health.c). Configuration, every transition and its boundary, tickets that outlive a
  * transition, and exact transitions under concurrent callers.
  */
 #include <errno.h>
@@ -783,97 +783,6 @@ static void test_stress_transitions_form_one_chain(void **state)
 	free(m);
 }
 
-/* ---- rise/fall ---- */
-
-static void test_rf_falls_at_exactly_fall_failures(void **state)
-{
-	struct sl_rise_fall rf;
-	int i;
-
-	sl_rise_fall_init(&rf, 2, 3, true);
-	for (i = 1; i < 3; i++) {
-		ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_SAME, "failure %d of 3", i);
-		ASSERT_TRUE(sl_rise_fall_up(&rf), "down after %d failures of 3", i);
-	}
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_WENT_DOWN, "failure 3 of 3");
-	ASSERT_TRUE(!sl_rise_fall_up(&rf), "up after 3 failures");
-	for (i = 0; i < 5; i++)
-		ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_SAME, "failure while down");
-}
-
-static void test_rf_success_restarts_the_failure_run(void **state)
-{
-	struct sl_rise_fall rf;
-
-	sl_rise_fall_init(&rf, 2, 3, true);
-	sl_rise_fall_report(&rf, false);
-	sl_rise_fall_report(&rf, false);
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_SAME, "success while up");
-	sl_rise_fall_report(&rf, false);
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_SAME, "2 failures after a success");
-	ASSERT_TRUE(sl_rise_fall_up(&rf), "2 + success + 2 failures marked down");
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_WENT_DOWN, "3rd failure in a row");
-}
-
-static void test_rf_rises_at_exactly_rise_successes(void **state)
-{
-	struct sl_rise_fall rf;
-	int i;
-
-	sl_rise_fall_init(&rf, 3, 1, true);
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_WENT_DOWN, "fall 1: one failure");
-	for (i = 1; i < 3; i++) {
-		ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_SAME, "success %d of 3", i);
-		ASSERT_TRUE(!sl_rise_fall_up(&rf), "up after %d successes of 3", i);
-	}
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_CAME_UP, "success 3 of 3");
-	ASSERT_TRUE(sl_rise_fall_up(&rf), "down after 3 successes");
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_SAME, "success while up");
-}
-
-static void test_rf_failure_restarts_the_success_run(void **state)
-{
-	struct sl_rise_fall rf;
-
-	sl_rise_fall_init(&rf, 2, 2, false);
-	sl_rise_fall_report(&rf, true);
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_SAME, "failure while down");
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_SAME, "1 success after a failure");
-	ASSERT_TRUE(!sl_rise_fall_up(&rf), "success + failure + success brought it up");
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_CAME_UP, "2nd success in a row");
-	/* and the run against the new state starts from zero */
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_SAME, "first failure after coming up");
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_WENT_DOWN, "second failure");
-}
-
-static void test_rf_initial_state(void **state)
-{
-	struct sl_rise_fall rf;
-
-	sl_rise_fall_init(&rf, 2, 2, true);
-	ASSERT_TRUE(sl_rise_fall_up(&rf), "a new backend started up starts up");
-	sl_rise_fall_init(&rf, 2, 2, false);
-	ASSERT_TRUE(!sl_rise_fall_up(&rf), "started down");
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_SAME, "one success from a known-down");
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_CAME_UP, "rise successes");
-	sl_rise_fall_init(&rf, 0, 0, true);
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_WENT_DOWN, "fall 0 is taken as 1");
-	ASSERT_EQ(sl_rise_fall_report(&rf, true), SL_RF_CAME_UP, "rise 0 is taken as 1");
-}
-
-static void test_rf_set_keeps_state_and_run(void **state)
-{
-	struct sl_rise_fall rf;
-
-	sl_rise_fall_init(&rf, 2, 5, true);
-	sl_rise_fall_report(&rf, false);
-	sl_rise_fall_report(&rf, false);
-	sl_rise_fall_set(&rf, 2, 3);
-	ASSERT_TRUE(sl_rise_fall_up(&rf), "set changed the state");
-	ASSERT_EQ(sl_rise_fall_report(&rf, false), SL_RF_WENT_DOWN,
-		  "2 failures before, 1 after lowering fall to 3");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -899,12 +808,6 @@ int main(void)
 		cmocka_unit_test(test_concurrent_mixed_trials_make_one_transition),
 		cmocka_unit_test(test_concurrent_failures_open_once),
 		cmocka_unit_test(test_stress_transitions_form_one_chain),
-		cmocka_unit_test(test_rf_falls_at_exactly_fall_failures),
-		cmocka_unit_test(test_rf_success_restarts_the_failure_run),
-		cmocka_unit_test(test_rf_rises_at_exactly_rise_successes),
-		cmocka_unit_test(test_rf_failure_restarts_the_success_run),
-		cmocka_unit_test(test_rf_initial_state),
-		cmocka_unit_test(test_rf_set_keeps_state_and_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

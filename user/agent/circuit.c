@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Circuit breaker and rise/fall (circuit.h). The state word (seq << 2 | state)
+ * Circuit breaker (circuit.h). The state word (seq << 2 | state)
  * is what makes the lock-free paths safe: it changes on every transition and
  * only under the mutex, so a ticket that still matches it was issued in the
  * current state, and a reader that sees the same word before and after reading
@@ -356,33 +356,4 @@ const char *sl_circuit_reason_name(enum sl_circuit_reason r)
 		return "reset";
 	}
 	return "?";
-}
-
-/* ---- rise/fall ---- */
-
-void sl_rise_fall_init(struct sl_rise_fall *rf, uint32_t rise, uint32_t fall, bool up)
-{
-	rf->run = 0;
-	rf->up = up;
-	sl_rise_fall_set(rf, rise, fall);
-}
-
-void sl_rise_fall_set(struct sl_rise_fall *rf, uint32_t rise, uint32_t fall)
-{
-	rf->rise = rise ? rise : 1;
-	rf->fall = fall ? fall : 1;
-}
-
-enum sl_rf_change sl_rise_fall_report(struct sl_rise_fall *rf, bool ok)
-{
-	/* a result that agrees with the current state ends the run against it */
-	if (ok == !!rf->up) {
-		rf->run = 0;
-		return SL_RF_SAME;
-	}
-	if (++rf->run < (rf->up ? rf->fall : rf->rise))
-		return SL_RF_SAME;
-	rf->run = 0;
-	rf->up = !rf->up;
-	return rf->up ? SL_RF_CAME_UP : SL_RF_WENT_DOWN;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Per-backend circuit breaker and the rise/fall counter of active health checks.
+ * Per-backend circuit breaker. (The rise/fall of active health checks is in health.c.)
  *
  * Circuit breaker (struct sl_circuit), configured per backend by
  *
@@ -180,40 +180,5 @@ enum sl_call_outcome sl_circuit_classify(const struct sl_circuit_conf *conf, int
 
 const char *sl_circuit_state_name(enum sl_circuit_state s);   /* "closed", "open", "half-open" */
 const char *sl_circuit_reason_name(enum sl_circuit_reason r); /* "failures", "timer", ... */
-
-/*
- * Rise/fall of active health checks: `fall` consecutive failures mark a backend
- * down, `rise` consecutive successes bring it back; a result of the other kind
- * restarts the count. Single-threaded (the health-check loop owns it).
- *
- * Initial state: the caller says. A new backend should start UP: it then serves
- * at once, as a backend without health checks does; a restart of the agent does
- * not take every VIP out of service for a check interval (as "unknown until the
- * first success" would); and a dead new backend is caught after fall checks, as
- * one that dies later is. Start DOWN to restore a state known to be down (e.g.
- * across an agent restart): it then needs `rise` successes, not one lucky check.
- */
-enum sl_rf_change {
-	SL_RF_SAME = 0,	     /* no change */
-	SL_RF_WENT_DOWN = 1, /* this failure was the fall-th in a row */
-	SL_RF_CAME_UP = 2,   /* this success was the rise-th in a row */
-};
-
-struct sl_rise_fall {
-	uint32_t rise; /* >= 1 */
-	uint32_t fall; /* >= 1 */
-	uint32_t run;  /* up: consecutive failures; down: consecutive successes */
-	uint32_t up;   /* 1: up */
-};
-
-/* @rise and @fall of 0 are taken as 1. */
-void sl_rise_fall_init(struct sl_rise_fall *rf, uint32_t rise, uint32_t fall, bool up);
-/* New thresholds; the state and the current run are kept. */
-void sl_rise_fall_set(struct sl_rise_fall *rf, uint32_t rise, uint32_t fall);
-enum sl_rf_change sl_rise_fall_report(struct sl_rise_fall *rf, bool ok);
-static inline bool sl_rise_fall_up(const struct sl_rise_fall *rf)
-{
-	return rf->up;
-}
 
 #endif
