@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The circuit breaker state machine (user/agent/circuit.c); the rise/fall of health
- * checks is tested with the checker (test_health.c). Configuration, every transition and its boundary, tickets that outlive a
- * transition, and exact transitions under concurrent callers.
+ * The circuit breaker state machine (user/agent/circuit.c): configuration,
+ * every transition and its boundary, tickets that outlive a transition, and
+ * exact transitions under concurrent callers. (The rise/fall of health checks
+ * is tested with the checker, in test_health.c.)
  */
 #include <errno.h>
 #include <pthread.h>
