@@ -22,13 +22,18 @@ void sl_breakers_free(struct sl_breakers *b);
 /* Readable when transitions wait for sl_breakers_drain(). */
 int sl_breakers_fd(const struct sl_breakers *b);
 
-/* Slot @slot gets a breaker with @conf (closed, counts cleared), or none (NULL). */
+/*
+ * Slot @slot gets a breaker with @conf, or none (NULL: it is also reset, so a
+ * backend that later takes the slot starts closed). A new @conf for a slot
+ * that has a breaker keeps its state and counts.
+ */
 void sl_breakers_set(struct sl_breakers *b, uint32_t slot, const struct sl_circuit_conf *conf);
 /* Is there a breaker on @slot; its state and counts. */
 bool sl_breakers_info(struct sl_breakers *b, uint32_t slot, struct sl_circuit_info *out);
 /* Close it again (operator). Returns false when @slot has no breaker. */
 bool sl_breakers_reset(struct sl_breakers *b, uint32_t slot);
-/* An active health check's result (L4 backends: passes too; L7: failures only). */
+/* A health-check transition of the backend: down is a failure; back up is a
+ * pass only when @count_passes (L4 backends; for L7, real requests decide). */
 void sl_breakers_health(struct sl_breakers *b, uint32_t slot, bool ok, bool count_passes);
 /* Once a second: open breakers whose open_ms has passed become half-open. */
 void sl_breakers_tick(struct sl_breakers *b);

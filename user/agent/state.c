@@ -355,6 +355,19 @@ static void vip_remove(struct sl_state *st, struct sl_vip_cfg *v)
 	struct sl_vip_key k;
 	__u32 i;
 
+	for (i = 0; i < v->n_be; i++) {
+		__u32 slot = v->be[i].slot;
+
+		emit(st, "backend.deregistered", v, &v->be[i], NULL);
+		if (st->health && st->hc_on[slot]) {
+			sl_health_remove(st->health, slot);
+			st->hc_on[slot] = 0;
+		}
+		if (st->breakers && st->bk_on[slot]) {
+			sl_breakers_set(st->breakers, slot, NULL);
+			st->bk_on[slot] = 0;
+		}
+	}
 	if (st->dp) {
 		/* The VIP disappears first; then what it pointed at. */
 		vip_key(v, &k);
@@ -1736,6 +1749,12 @@ static int do_events(struct ctx *c)
 		types = json_string_value(jt);
 	if (json_is_true(json_object_get(c->args, "follow")))
 		return refuse(c->e, 2, "events: follow is answered by the agent's loop only");
+	{
+		char why[256];
+
+		if (from && sl_events_check_from(c->st->events, from, why, sizeof(why)))
+			return refuse(c->e, 1, "events: %s", why);
+	}
 	ec.arr = json_array();
 	n = sl_events_read(c->st->events, from, types, ev_collect_one, &ec, &earliest);
 	if (n == -ERANGE) {
@@ -1818,8 +1837,10 @@ void sl_state_health_change(void *ctx, uint64_t key, int up, const char *reason)
 		reason);
 	be_flags_changed(st, v, b);
 	emit(st, up ? "health.up" : "health.down", v, b, json_pack("{s:s}", "reason", reason));
-	if (st->breakers && !up)
-		sl_breakers_health(st->breakers, b->slot, false, false);
+	/* L4 backends: the breaker hears checks (down: a failure; back up: a pass);
+	 * L7 backends: only failures, real requests decide the rest */
+	if (st->breakers && st->bk_on[b->slot])
+		sl_breakers_health(st->breakers, b->slot, up, !v->l7);
 }
 
 static void breaker_changed(void *ctx, uint32_t slot, const struct sl_circuit_change *chg)

@@ -58,8 +58,8 @@ static const char *const opt_names[OPT__MAX] = {
 #define CONN_RATE_MAX 100000000ull /* conn_rate and conn_burst */
 #define PKT_RATE_MAX 1000000000ull /* pkt_rate and pkt_burst */
 /* Health checks (docs/api.md health.set); durations in milliseconds. */
-#define HC_INTERVAL_MIN 100ull
-#define HC_TIMEOUT_MIN 10ull
+#define HC_INTERVAL_MIN 10ull /* the agent's ranges (user/agent/health.c) */
+#define HC_TIMEOUT_MIN 1ull
 #define HC_DUR_MAX 3600000ull /* 1 h, for both */
 #define HC_RISE_FALL_MAX 100ull
 /* A synopsis that an error quotes outside the command table too. */
