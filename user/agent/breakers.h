@@ -32,8 +32,8 @@ void sl_breakers_set(struct sl_breakers *b, uint32_t slot, const struct sl_circu
 bool sl_breakers_info(struct sl_breakers *b, uint32_t slot, struct sl_circuit_info *out);
 /* Close it again (operator). Returns false when @slot has no breaker. */
 bool sl_breakers_reset(struct sl_breakers *b, uint32_t slot);
-/* A health-check transition of the backend: down is a failure; back up is a
- * pass only when @count_passes (L4 backends; for L7, real requests decide). */
+/* A health-check result for the breaker: a failure always counts; a pass only
+ * with @count_passes. (The agent reports falls only: see sl_state_health_change.) */
 void sl_breakers_health(struct sl_breakers *b, uint32_t slot, bool ok, bool count_passes);
 /* Once a second: open breakers whose open_ms has passed become half-open. */
 void sl_breakers_tick(struct sl_breakers *b);

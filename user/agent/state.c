@@ -1837,10 +1837,14 @@ void sl_state_health_change(void *ctx, uint64_t key, int up, const char *reason)
 		reason);
 	be_flags_changed(st, v, b);
 	emit(st, up ? "health.up" : "health.down", v, b, json_pack("{s:s}", "reason", reason));
-	/* L4 backends: the breaker hears checks (down: a failure; back up: a pass);
-	 * L7 backends: only failures, real requests decide the rest */
-	if (st->breakers && st->bk_on[b->slot])
-		sl_breakers_health(st->breakers, b->slot, up, !v->l7);
+	/*
+	 * A fall is a failure for the breaker. A rise is not a pass: it would
+	 * reset the failure count at every flap, so a flapping L4 backend (whose
+	 * only outcomes are its checks) would never open its breaker. For L7,
+	 * real requests decide the rest.
+	 */
+	if (st->breakers && st->bk_on[b->slot] && !up)
+		sl_breakers_health(st->breakers, b->slot, false, false);
 }
 
 static void breaker_changed(void *ctx, uint32_t slot, const struct sl_circuit_change *chg)
