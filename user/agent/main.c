@@ -466,7 +466,9 @@ static int run(struct opts *o)
 		       strerror(errno));
 		goto out;
 	}
-	rl_every = sl_dp_rl_sample_every(st.dp) ? sl_dp_rl_sample_every(st.dp) : 1;
+	rl_every = sl_dp_rl_sample_every(st.dp);
+	if (!rl_every)
+		rl_every = 1;
 	sl_dp_on_event(st.dp, on_dp_event, &st);
 	{
 		struct sl_proxy_ops ops = { .pick = l7_pick, .release = l7_release,

@@ -1704,23 +1704,44 @@ static int do_circuit_reset(struct ctx *c)
 	return 0;
 }
 
+/* The newest @max lines read, in a ring; parsed only once the read is done. */
 struct ev_collect {
-	json_t *arr;
-	size_t max;
+	char **ring;
+	size_t max, n, next;
 };
 
 static int ev_collect_one(void *ctx, long long offset, const char *type, const char *line,
 			  size_t len)
 {
 	struct ev_collect *ec = ctx;
-	json_t *o = json_loadb(line, len, 0, NULL);
+	char *copy = strndup(line, len);
 
-	if (o)
-		json_array_append_new(ec->arr, o);
-	/* keep the newest @max */
-	if (json_array_size(ec->arr) > ec->max)
-		json_array_remove(ec->arr, 0);
+	if (!copy)
+		return -ENOMEM;
+	free(ec->ring[ec->next]);
+	ec->ring[ec->next] = copy;
+	ec->next = (ec->next + 1) % ec->max;
+	if (ec->n < ec->max)
+		ec->n++;
 	return 0;
+}
+
+/* The collected lines as a JSON array, oldest first; frees them. */
+static json_t *ev_collected(struct ev_collect *ec)
+{
+	json_t *arr = json_array();
+	size_t i, at = (ec->next + ec->max - ec->n) % ec->max;
+
+	for (i = 0; i < ec->n; i++, at = (at + 1) % ec->max) {
+		json_t *o = json_loads(ec->ring[at], 0, NULL);
+
+		if (o)
+			json_array_append_new(arr, o);
+	}
+	for (i = 0; i < ec->max; i++)
+		free(ec->ring[i]);
+	free(ec->ring);
+	return arr;
 }
 
 /* Stored events (the newest 10,000 from "from"); following is the agent loop's. */
@@ -1731,7 +1752,7 @@ static int do_events(struct ctx *c)
 	struct ev_collect ec = { .max = 10000 };
 	long long from = 0, earliest = 0, n;
 	const char *types = NULL;
-	json_t *jf, *jt;
+	json_t *jf, *jt, *arr;
 
 	if (fields_check(c->args, f, "", c->e))
 		return -1;
@@ -1755,19 +1776,22 @@ static int do_events(struct ctx *c)
 		if (from && sl_events_check_from(c->st->events, from, why, sizeof(why)))
 			return refuse(c->e, 1, "events: %s", why);
 	}
-	ec.arr = json_array();
+	ec.ring = calloc(ec.max, sizeof(*ec.ring));
+	if (!ec.ring)
+		return refuse(c->e, 1, "events: out of memory");
 	n = sl_events_read(c->st->events, from, types, ev_collect_one, &ec, &earliest);
+	arr = ev_collected(&ec);
 	if (n == -ERANGE) {
-		json_decref(ec.arr);
+		json_decref(arr);
 		return refuse(c->e, 1,
 			      "events: offset %lld is not kept; the earliest is %lld (use --from %lld)",
 			      from, earliest, earliest);
 	}
 	if (n < 0) {
-		json_decref(ec.arr);
+		json_decref(arr);
 		return refuse(c->e, 1, "events: reading the stream failed: %s", strerror((int)-n));
 	}
-	c->result = json_pack("{s:o, s:I, s:I}", "events", ec.arr, "earliest",
+	c->result = json_pack("{s:o, s:I, s:I}", "events", arr, "earliest",
 			      (json_int_t)sl_events_earliest(c->st->events), "next",
 			      (json_int_t)sl_events_next_offset(c->st->events));
 	return 0;

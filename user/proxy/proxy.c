@@ -746,9 +746,6 @@ static int up_open(struct conn *c, __u32 avoid)
 	c->call_start = now_ns();
 	c->be_id = id;
 	c->be_gen = gen;
-	if (p->ops.backend(p->ops.ctx, id, &be))
-		return 502;
-
 	/* a CONNECT tunnel needs a connection of its own */
 	u = c->connect_method ? NULL : pool_take(c->w, vk, id, gen);
 	if (u) {
@@ -758,6 +755,9 @@ static int up_open(struct conn *c, __u32 avoid)
 		vinc(cst(c), V_POOL_REUSE, 1);
 		goto attach;
 	}
+	/* the backend's address: only a new connection needs it */
+	if (p->ops.backend(p->ops.ctx, id, &be))
+		return 502;
 	memset(&bep, 0, sizeof(bep));
 	memcpy(bep.addr, be.addr, sizeof(bep.addr));
 	bep.family = be.family;
@@ -1573,8 +1573,6 @@ static void on_client(struct conn *c, uint32_t events)
 		} else if (n == -2) {
 			conn_close(c);
 			return;
-		} else if (n > 0) {
-			vinc(cst(c), V_COPIED_BYTES, 0);
 		}
 	}
 	if (c->client_eof) {
