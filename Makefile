@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # sluice: one entry point. `make help` lists the targets.
 
+.DEFAULT_GOAL := all
 include mk/common.mk
 
 # ---- BPF programs: every bpf/*.bpf.c becomes an object and a skeleton ----
@@ -100,6 +101,9 @@ $(OUTPUT)/bin/fuzz/%: $(OUTPUT)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
+
+# The status page is built into sluiced as it is (.incbin).
+$(OUTPUT)/obj/user/agent/status_page.o: user/agent/status.html
 
 # Anything that includes a skeleton must wait for it.
 E2E_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(E2E_SRCS))

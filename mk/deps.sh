@@ -7,7 +7,7 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libjansson-dev \
 linux-libc-dev iproute2 pkg-config ethtool curl python3 qemu-system-x86 busybox-static \
-kmod cpio libssl-dev node-llhttp libclang-rt-14-dev chromium"
+kmod cpio libssl-dev node-llhttp libclang-rt-14-dev chromium prometheus"
 
 missing=""
 for p in $PKGS; do
@@ -27,5 +27,14 @@ fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Packages with a daemon (prometheus) must not start it: the tests start their
+# own, in their own namespaces. A policy-rc.d of ours says so for this install.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	trap 'rm -f "$policy"' EXIT INT TERM
+	printf '#!/bin/sh\n# sluice mk/deps.sh: no daemons started while installing\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing

@@ -573,7 +573,7 @@ static int setup(void **state)
 {
 	char err[256];
 
-	g_splice = sl_splice_open(err, sizeof(err));
+	g_splice = sl_splice_open(NULL, err, sizeof(err));
 	if (!g_splice) {
 		fprintf(stderr, "sl_splice_open: %s\n", err);
 		return -1; /* this kernel supports splice: a failure here fails the suite */

@@ -73,6 +73,13 @@ struct sl_state {
 	__u8 hc_on[SL_MAX_BACKENDS]; /* slots with a health target */
 	__u8 bk_on[SL_MAX_BACKENDS]; /* slots with a breaker, and its conf */
 	struct sl_circuit_conf bk_conf[SL_MAX_BACKENDS];
+	/* observability (obs.h): NULL/0 in unit tests */
+	struct sl_cstore *cstore;  /* persistent counters (lib/cstore.h) */
+	struct sl_obs *obs;	   /* samples for rates */
+	uint64_t *agent_cells;	   /* "agent" block: [0] restarts */
+	double start_time;	   /* unix time sluiced started */
+	double lag_last, lag_max;  /* event-loop lag, s (max over the last 10 s) */
+	int ready;		   /* state restored, serving */
 };
 
 /* The outcome of a refused request: a one-line reason and sluicectl's exit status. */
@@ -107,6 +114,11 @@ void sl_state_emit(struct sl_state *st, const char *type, json_t *data);
 
 /* Once a second: finish drains whose flows are gone or whose time is up. */
 void sl_state_tick(struct sl_state *st, double now);
+
+/* Totals of everything (the /stats shape without rates; obs.h adds them). */
+json_t *sl_state_snapshot(struct sl_state *st, double now);
+/* The `stats` answer and /stats: a snapshot with rates, only VIP @only if not NULL. */
+json_t *sl_state_stats(struct sl_state *st, const char *only);
 
 /* The configuration as JSON (the format of --config, apply and show config). */
 json_t *sl_state_config(const struct sl_state *st);

@@ -501,3 +501,53 @@ int sl_dp_l7_release(struct sl_dp *dp, __u32 be_id, __u32 be_gen)
 
 	return bpf_prog_test_run_opts(bpf_program__fd(dp->skel->progs.sl_l7_pick), &opts);
 }
+
+/* Entries in a (non per-CPU) hash map, by batch lookups; -1 if it cannot tell. */
+static long long count_entries(struct bpf_map *m)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m), chunk = 4096, n;
+	void *keys = malloc((size_t)chunk * ksz), *vals = malloc((size_t)chunk * vsz);
+	__u64 in = 0, out = 0;
+	long long total = 0;
+	int first = 1, err;
+
+	if (!keys || !vals) {
+		total = -1;
+		goto out;
+	}
+	for (;;) {
+		n = chunk;
+		err = bpf_map_lookup_batch(bpf_map__fd(m), first ? NULL : &in, &out, keys, vals, &n,
+					   &o);
+		total += n;
+		if (err) {
+			if (errno != ENOENT)
+				total = -1;
+			break;
+		}
+		in = out;
+		first = 0;
+	}
+out:
+	free(keys);
+	free(vals);
+	return total;
+}
+
+int sl_dp_map_usage(struct sl_dp *dp, struct sl_map_usage *out, int max)
+{
+	static const char *const names[] = { "sl_conns", "sl_nat_rev", "sl_buckets",
+					     "sl_vip_addrs" };
+	struct bpf_map *maps[] = { MAPS.sl_conns, MAPS.sl_nat_rev, MAPS.sl_buckets,
+				   MAPS.sl_vip_addrs };
+	int i, n = 0;
+
+	for (i = 0; i < (int)(sizeof(maps) / sizeof(maps[0])) && n < max; i++) {
+		out[n].name = names[i];
+		out[n].entries = count_entries(maps[i]);
+		out[n].capacity = bpf_map__max_entries(maps[i]);
+		n++;
+	}
+	return n;
+}

@@ -57,6 +57,13 @@ void sl_dp_events_drain(struct sl_dp *dp);
 void sl_dp_on_event(struct sl_dp *dp, void (*fn)(void *ctx, const struct sl_event *e), void *ctx);
 /* 1 in how many rate-limit drops is sampled into the ring buffer. */
 __u32 sl_dp_rl_sample_every(const struct sl_dp *dp);
+/* Fill levels of the data plane's hash maps (entries counted by batch
+ * lookups: ~1 ms per 10,000 entries; -1 when the kernel cannot tell). */
+struct sl_map_usage {
+	const char *name;
+	long long entries, capacity;
+};
+int sl_dp_map_usage(struct sl_dp *dp, struct sl_map_usage *out, int max);
 /* Run the sweeper once: idle flows release their backends. */
 int sl_dp_sweep(struct sl_dp *dp);
 /*

@@ -51,6 +51,7 @@ struct target {
 	uint64_t slot_ms; /* scheduled start of the running (or last) check */
 	uint64_t start_us; /* monotonic start of the running check, for latency */
 	struct sl_health_status st;
+	uint64_t *pc; /* bound counters: passes, failures (or NULL) */
 };
 
 struct sl_health {
@@ -439,6 +440,8 @@ static void finish_check(struct sl_health *h, struct target *t, uint64_t now_ms,
 	st->checks++;
 	st->last_latency_us = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
 	st->last_ok = !reason;
+	if (t->pc)
+		__atomic_fetch_add(&t->pc[reason ? 1 : 0], 1, __ATOMIC_RELAXED);
 	if (reason) {
 		snprintf(st->last_error, sizeof(st->last_error), "%s", reason);
 		st->failures++;
@@ -947,5 +950,15 @@ int sl_health_get(const struct sl_health *h, uint64_t key, struct sl_health_stat
 		return -ENOENT;
 	*st = t->st;
 	st->in_flight = t->phase != PH_IDLE;
+	return 0;
+}
+
+int sl_health_bind_counters(struct sl_health *h, uint64_t key, uint64_t *cells)
+{
+	struct target *t = lookup(h, key);
+
+	if (!t)
+		return -ENOENT;
+	t->pc = cells;
 	return 0;
 }

@@ -128,6 +128,10 @@ struct sl_health_status {
 	char last_error[128];	/* why the last check failed or was skipped; "" if it passed */
 };
 
+/* Also count @key's passes and failures into @cells[0] and [1] (e.g. a
+ * persistent block from cstore.h; NULL: stop). 0 or -ENOENT. */
+int sl_health_bind_counters(struct sl_health *h, uint64_t key, uint64_t *cells);
+
 /* 0 and *@st, or -ENOENT. */
 int sl_health_get(const struct sl_health *h, uint64_t key, struct sl_health_status *st);
 

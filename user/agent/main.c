@@ -25,6 +25,11 @@
 #include "breakers.h"
 #include "events.h"
 #include "dp.h"
+#include "admin.h"
+#include "metrics.h"
+#include "obs.h"
+#include "status_page.h"
+#include "../lib/cstore.h"
 #include "../lib/log.h"
 
 #define MAX_CLIENTS 64
@@ -36,6 +41,7 @@ struct opts {
 	const char *bpffs;
 	const char *socket;
 	const char *admin;
+	int admin_public;
 	int verbose;
 	int detach_on_exit;
 	int workers;
@@ -53,12 +59,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluiced [--config FILE] [--state-dir DIR] [--bpffs DIR] [--socket PATH]\n"
-		"               [--admin ADDR:PORT] [--workers N] [--detach-on-exit] [-v]\n"
+		"               [--admin ADDR:PORT|none] [--admin-public] [--workers N]\n"
+		"               [--detach-on-exit] [-v]\n"
 		"  --config FILE     configuration to start from when the state dir has no journal\n"
 		"  --state-dir DIR   journal of changes (default /var/lib/sluice)\n"
 		"  --bpffs DIR       where maps and links are pinned (default /sys/fs/bpf/sluice)\n"
 		"  --socket PATH     control socket (default /run/sluice/sluiced.sock)\n"
-		"  --admin ADDR:PORT admin endpoint address (default 127.0.0.1:9100)\n"
+		"  --admin ADDR:PORT admin endpoint: /metrics /stats /healthz and the status page\n"
+		"                    (default 127.0.0.1:9100; port 0: any free port; none: off)\n"
+		"  --admin-public    allow a non-loopback --admin address\n"
 		"  --workers N       L7 proxy threads (default 0: one per CPU)\n"
 		"  --detach-on-exit  detach XDP on SIGTERM/SIGINT (default: keep forwarding)\n"
 		"  -v                debug logging\n");
@@ -72,6 +81,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "bpffs", required_argument, NULL, 'b' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "admin", required_argument, NULL, 'a' },
+		{ "admin-public", no_argument, NULL, 'P' },
 		{ "detach-on-exit", no_argument, NULL, 'd' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -80,6 +90,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	};
 	struct sl_endpoint ep;
 	char err[160];
+	size_t alen;
 	int c;
 
 	o->state_dir = "/var/lib/sluice";
@@ -93,6 +104,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'b': o->bpffs = optarg; break;
 		case 'S': o->socket = optarg; break;
 		case 'a': o->admin = optarg; break;
+		case 'P': o->admin_public = 1; break;
 		case 'd': o->detach_on_exit = 1; break;
 		case 'w': {
 			char *end;
@@ -116,7 +128,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -1;
 	}
-	if (sl_endpoint_parse(o->admin, &ep, 1, err, sizeof(err))) {
+	/* "none": off; ":0" (any free port) is left to sl_admin_open */
+	alen = strlen(o->admin);
+	if (strcmp(o->admin, "none") && !(alen > 2 && !strcmp(o->admin + alen - 2, ":0")) &&
+	    sl_endpoint_parse(o->admin, &ep, 1, err, sizeof(err))) {
 		fprintf(stderr, "sluiced: --admin %s: %s\n", o->admin, err);
 		return -1;
 	}
@@ -420,13 +435,167 @@ static void on_dp_event(void *ctx, const struct sl_event *e)
 		}
 }
 
+/* ---- the admin endpoint ---- */
+
+struct ev_collect {
+	json_t *arr;
+};
+
+static int ev_collect(void *ctx, long long offset, const char *type, const char *line,
+		      size_t len)
+{
+	json_t *o = json_loadb(line, len, 0, NULL);
+
+	(void)offset;
+	(void)type;
+	if (o)
+		json_array_append_new(((struct ev_collect *)ctx)->arr, o);
+	return 0;
+}
+
+/* The newest @limit events, oldest first. */
+static json_t *recent_events(struct sl_state *st, long long limit)
+{
+	struct ev_collect c = { json_array() };
+	long long next = sl_events_next_offset(st->events), from = next - limit, earliest = 0;
+
+	if (from < 1)
+		from = 1;
+	if (next > 1 && sl_events_read(st->events, from, NULL, ev_collect, &c, &earliest) == -ERANGE &&
+	    earliest > from)
+		sl_events_read(st->events, earliest, NULL, ev_collect, &c, NULL);
+	return json_pack("{s:o}", "events", c.arr);
+}
+
+static void reply_json(struct sl_admin_reply *r, int status, json_t *o)
+{
+	r->status = status;
+	r->type = "application/json";
+	r->body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	r->len = r->body ? strlen(r->body) : 0;
+	json_decref(o);
+}
+
+static void reply_text(struct sl_admin_reply *r, int status, const char *text)
+{
+	r->status = status;
+	r->type = "text/plain; charset=utf-8";
+	r->body = strdup(text);
+	r->len = r->body ? strlen(r->body) : 0;
+}
+
+/* A query parameter's value (up to @n bytes), or NULL. */
+static const char *query_get(const char *q, const char *name, char *buf, size_t n)
+{
+	size_t nl = strlen(name);
+
+	while (q && *q) {
+		const char *amp = strchr(q, '&'), *end = amp ? amp : q + strlen(q);
+
+		if ((size_t)(end - q) > nl && !strncmp(q, name, nl) && q[nl] == '=') {
+			snprintf(buf, n, "%.*s", (int)(end - q - nl - 1), q + nl + 1);
+			return buf;
+		}
+		q = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void admin_serve(void *ctx, const char *path, const char *query, struct sl_admin_reply *r)
+{
+	struct sl_state *st = ctx;
+	char buf[64];
+
+	if (!strcmp(path, "/metrics")) {
+		json_t *snap = sl_state_snapshot(st, sl_now());
+
+		r->status = 200;
+		r->type = "text/plain; version=0.0.4; charset=utf-8";
+		r->body = sl_metrics_render(snap, &r->len);
+		json_decref(snap);
+		if (!r->body)
+			reply_text(r, 500, "out of memory\n");
+	} else if (!strcmp(path, "/stats")) {
+		const char *vip = query_get(query, "vip", buf, sizeof(buf));
+		__u32 i;
+
+		if (vip) {
+			for (i = 0; i < st->n_vips && strcmp(st->vips[i]->name, vip); i++)
+				;
+			if (i == st->n_vips) {
+				reply_json(r, 404, json_pack("{s:s}", "error", "no such vip"));
+				return;
+			}
+		}
+		reply_json(r, 200, sl_state_stats(st, vip));
+	} else if (!strcmp(path, "/healthz")) {
+		reply_json(r, st->ready ? 200 : 503,
+			   json_pack("{s:b, s:b, s:f, s:I, s:i}", "live", 1, "ready", st->ready,
+				     "uptime", sl_now() - st->start_time, "vips",
+				     (json_int_t)st->n_vips, "pid", (int)getpid()));
+	} else if (!strcmp(path, "/events")) {
+		const char *l = query_get(query, "limit", buf, sizeof(buf));
+		char *end;
+		long n = l ? strtol(l, &end, 10) : 20;
+
+		if (l && (*end || end == l || n < 1 || n > 1000)) {
+			reply_json(r, 400, json_pack("{s:s}", "error", "limit: give 1 to 1000"));
+			return;
+		}
+		reply_json(r, 200, recent_events(st, n));
+	} else if (!strcmp(path, "/")) {
+		const char *page = sl_status_page(&r->len);
+
+		r->status = 200;
+		r->type = "text/html; charset=utf-8";
+		r->body = malloc(r->len + 1);
+		if (r->body)
+			memcpy(r->body, page, r->len + 1);
+		else
+			reply_text(r, 500, "out of memory\n");
+	} else {
+		reply_text(r, 404, "not found: try /metrics, /stats, /healthz, /events or /\n");
+	}
+}
+
+/* Event-loop lag: how late the 100 ms timer fires; the max is over 10 s. */
+struct lag {
+	double next, max_cur, max_prev, window_start;
+};
+
+static void lag_tick(struct sl_state *st, struct lag *l, __u64 ticks)
+{
+	double now = sl_obs_mono(), late = now - l->next;
+
+	if (late < 0)
+		late = 0;
+	st->lag_last = late;
+	if (now - l->window_start >= 10) {
+		l->max_prev = l->max_cur;
+		l->max_cur = 0;
+		l->window_start = now;
+	}
+	if (late > l->max_cur)
+		l->max_cur = late;
+	st->lag_max = l->max_cur > l->max_prev ? l->max_cur : l->max_prev;
+	l->next += 0.1 * (double)ticks;
+	if (l->next < now - 1)
+		l->next = now + 0.1; /* a long stall: start over */
+}
+
 static int run(struct opts *o)
 {
 	struct epoll_event ev, evs[16];
 	struct sl_state st;
 	sigset_t mask;
 	int ep = -1, lfd = -1, sfd = -1, tfd = -1, efd = -1, i, rc = 1, replayed, stop = 0;
+	int lagfd = -1, adopted = 0;
 	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct itimerspec tick100 = { .it_interval = { 0, 100000000 },
+				      .it_value = { 0, 100000000 } };
+	struct sl_admin *admin = NULL;
+	struct lag lag = { 0 };
+	char err[256];
 
 	sl_state_init(&st);
 	st.check_ifaces = 1;
@@ -448,6 +617,16 @@ static int run(struct opts *o)
 	st.dp = sl_dp_open(o->bpffs);
 	if (!st.dp)
 		goto out;
+	st.start_time = sl_now();
+	st.cstore = sl_cstore_open(o->bpffs, &adopted, err, sizeof(err));
+	st.obs = sl_obs_new();
+	if (!st.cstore || !st.obs) {
+		pr_err("%s", st.cstore ? "out of memory" : err);
+		goto out;
+	}
+	st.agent_cells = sl_cstore_get(st.cstore, "agent", 4);
+	if (adopted)
+		sl_ctr_add(&st.agent_cells[0], 1);
 	{
 		char evdir[PATH_MAX];
 
@@ -475,7 +654,7 @@ static int run(struct opts *o)
 					    .backend = l7_backend, .admit = l7_admit,
 					    .done = l7_done, .ctx = &st };
 
-		st.proxy = sl_proxy_new(&ops, o->workers);
+		st.proxy = sl_proxy_new(&ops, o->workers, st.cstore, o->bpffs);
 		if (!st.proxy) {
 			pr_err("l7: cannot start the proxy workers: %s", strerror(errno));
 			goto out;
@@ -503,11 +682,28 @@ static int run(struct opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	lagfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	efd = sl_dp_events_fd(st.dp);
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || ep < 0)
+	if (sfd < 0 || tfd < 0 || lagfd < 0 || ep < 0)
 		goto out;
 	timerfd_settime(tfd, 0, &tick, NULL);
+	timerfd_settime(lagfd, 0, &tick100, NULL);
+	lag.next = sl_obs_mono() + 0.1;
+	lag.window_start = sl_obs_mono();
+	if (strcmp(o->admin, "none")) {
+		admin = sl_admin_open(o->admin, o->admin_public, admin_serve, &st, err, sizeof(err));
+		if (!admin) {
+			pr_err("%s", err);
+			goto out;
+		}
+		ev.events = EPOLLIN;
+		ev.data.fd = sl_admin_fd(admin);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = lagfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, lagfd, &ev);
 	ev.events = EPOLLIN;
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
@@ -537,6 +733,7 @@ static int run(struct opts *o)
 			pr_warn("events: offsets %lld..%lld were lost with the last boot", gfrom, gto);
 	}
 	pr_info("ready: control socket %s, state %s, maps %s", o->socket, o->state_dir, o->bpffs);
+	st.ready = 1;
 
 	while (!stop) {
 		int n = epoll_wait(ep, evs, 16, sl_health_next_ms(st.health, sl_health_now_ms()));
@@ -566,6 +763,15 @@ static int run(struct opts *o)
 				sl_rl_agg_flush(rl_agg, sl_now());
 				sl_events_pump(st.events);
 				sl_events_sync(st.events);
+			} else if (fd == lagfd) {
+				__u64 ticks;
+
+				if (read(lagfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+					lag_tick(&st, &lag, ticks);
+				if (admin)
+					sl_admin_run(admin);
+			} else if (admin && fd == sl_admin_fd(admin)) {
+				sl_admin_run(admin);
 			} else if (fd == efd) {
 				sl_dp_events_drain(st.dp);
 			} else if (fd == sl_health_fd(st.health)) {
@@ -631,6 +837,10 @@ out:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
+	if (lagfd >= 0)
+		close(lagfd);
+	if (admin)
+		sl_admin_close(admin);
 	sl_proxy_free(st.proxy); /* first: its workers use the breakers */
 	if (st.events)
 		sl_state_emit(&st, "agent.stop", json_pack("{s:i}", "pid", (int)getpid()));
@@ -639,6 +849,8 @@ out:
 	sl_rl_agg_free(rl_agg);
 	sl_events_close(st.events);
 	sl_dp_close(st.dp);
+	sl_obs_free(st.obs);
+	sl_cstore_close(st.cstore); /* after the proxy: its workers count into it */
 	sl_journal_close(st.journal);
 	sl_state_free(&st);
 	return rc;

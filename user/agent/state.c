@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
 #include "agent.h"
@@ -26,6 +27,9 @@
 #include "../proxy/proxy.h"
 #include "breakers.h"
 #include "events.h"
+#include "obs.h"
+#include "sluice/version.h"
+#include "../lib/cstore.h"
 
 #define DEFAULT_DRAIN_TIMEOUT 300
 
@@ -1182,12 +1186,161 @@ static int do_detach(struct ctx *c)
 	return 0;
 }
 
+/* Persistent pass/fail counters of a backend's health checks. */
+static uint64_t *hc_cells(struct sl_state *st, const struct sl_vip_cfg *v, const struct sl_be *b)
+{
+	char key[SL_CSTORE_KEY_MAX], a[80];
+	struct sl_endpoint ep = b->ep;
+
+	if (!ep.port)
+		ep.port = v->ep.port;
+	snprintf(key, sizeof(key), "hc/%s/%s", v->name, sl_endpoint_str(&ep, a, sizeof(a)));
+	return sl_cstore_get(st->cstore, key, 2);
+}
+
+static json_t *agent_json(struct sl_state *st, double now)
+{
+	struct sl_map_usage mu[8];
+	json_t *maps = json_array();
+	uint64_t used = 0, cap = 0, lost = 0;
+	__u32 i, nbe = 0;
+	int n = 0;
+
+	for (i = 0; i < SL_MAX_BACKENDS; i++)
+		nbe += st->slot_used[i] != 0;
+	json_array_append_new(maps, json_pack("{s:s, s:I, s:I}", "name", "sl_vips", "entries",
+					      (json_int_t)st->n_vips, "capacity",
+					      (json_int_t)SL_MAX_VIPS));
+	json_array_append_new(maps, json_pack("{s:s, s:I, s:I}", "name", "sl_backends", "entries",
+					      (json_int_t)nbe, "capacity",
+					      (json_int_t)SL_MAX_BACKENDS));
+	if (st->dp)
+		n = sl_dp_map_usage(st->dp, mu, 8);
+	for (i = 0; i < (__u32)n; i++)
+		json_array_append_new(maps, json_pack("{s:s, s:I, s:I}", "name", mu[i].name,
+						      "entries", (json_int_t)mu[i].entries,
+						      "capacity", (json_int_t)mu[i].capacity));
+	if (st->cstore)
+		sl_cstore_usage(st->cstore, &used, &cap, &lost);
+	return json_pack("{s:s, s:i, s:f, s:f, s:b, s:I, s:I, s:I, s:{s:f, s:f}, s:o, "
+			 "s:{s:I, s:I, s:I}}",
+			 "version", SL_VERSION, "pid", (int)getpid(), "start_time",
+			 st->start_time, "uptime", st->start_time ? now - st->start_time : 0.0,
+			 "ready", st->ready, "restarts",
+			 (json_int_t)(st->agent_cells ? sl_ctr_get(&st->agent_cells[0]) : 0),
+			 "journal_offset",
+			 (json_int_t)(st->journal ? sl_journal_offset(st->journal) : 0),
+			 "events_offset",
+			 (json_int_t)(st->events ? sl_events_next_offset(st->events) : 0),
+			 "loop_lag", "last", st->lag_last, "max", st->lag_max, "maps", maps,
+			 "counter_cells", "used", (json_int_t)used, "capacity", (json_int_t)cap,
+			 "lost", (json_int_t)lost);
+}
+
+json_t *sl_state_snapshot(struct sl_state *st, double now)
+{
+	json_t *vips = json_array(), *drops, *counters, *le = json_array(), *snap;
+	__u32 i, j;
+
+	for (i = 0; i < SL_HIST_BUCKETS - 1; i++)
+		json_array_append_new(le, json_real(sl_hist_le[i]));
+	for (i = 0; i < st->n_vips; i++) {
+		struct sl_vip_cfg *v = st->vips[i];
+		struct sl_vip_stats vs = { 0 };
+		json_t *bes = json_array(), *o;
+		__s64 active = 0;
+		char a[64];
+
+		if (st->dp)
+			sl_dp_vip_stats(st->dp, v->id, &vs);
+		for (j = 0; j < v->n_be; j++) {
+			const struct sl_be *b = &v->be[j];
+			json_t *bo = backend_json(st, v, b, now);
+			struct sl_health_status hs;
+
+			active += json_integer_value(json_object_get(bo, "active_flows"));
+			json_object_del(bo, "vip");
+			if (!b->ep.port) /* the VIP's port */
+				json_object_set_new(bo, "port", json_integer(v->ep.port));
+			if (st->health && st->hc_on[b->slot] &&
+			    !sl_health_get(st->health, b->slot, &hs)) {
+				uint64_t *hc = hc_cells(st, v, b);
+
+				json_object_set_new(bo, "health_checks",
+						    json_pack("{s:I, s:I}", "pass",
+							      (json_int_t)sl_ctr_get(&hc[0]), "fail",
+							      (json_int_t)sl_ctr_get(&hc[1])));
+				json_object_set_new(bo, "health_latency",
+						    hs.checks && hs.last_ok
+							    ? json_real(hs.last_latency_us / 1e6)
+							    : json_null());
+			}
+			json_array_append_new(bes, bo);
+		}
+		o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:o}",
+			      "name", v->name, "address",
+			      sl_addr_str(v->ep.addr, v->ep.family, a, sizeof(a)), "port", v->ep.port,
+			      "protocol", sl_proto_name(v->proto), "strategy",
+			      sl_strategy_name(v->strategy), "forward", sl_fwd_name(v->fwd), "l7",
+			      v->l7 != NULL, "packets", (json_int_t)vs.packets, "bytes",
+			      (json_int_t)vs.bytes, "new_flows", (json_int_t)vs.new_flows,
+			      "active_flows", (json_int_t)active, "drops", (json_int_t)vs.drops,
+			      "backends", bes);
+		json_array_append_new(vips, o);
+	}
+	drops = json_object();
+	for (i = 1; i < SL_DROP__MAX; i++)
+		json_object_set_new(drops, sl_drop_name(i),
+				    json_integer(st->dp ? (json_int_t)sl_dp_drop(st->dp, i) : 0));
+	counters = json_object();
+	for (i = 0; i < SL_C__MAX; i++)
+		json_object_set_new(counters, sl_counter_name(i),
+				    json_integer(st->dp ? (json_int_t)sl_dp_counter(st->dp, i) : 0));
+	snap = json_pack("{s:f, s:o, s:o, s:o, s:o, s:o}", "time", now, "latency_le", le, "agent",
+			 agent_json(st, now), "vips", vips, "drops", drops, "counters", counters);
+	if (st->proxy)
+		json_object_set_new(snap, "l7", sl_proxy_stats(st->proxy));
+	return snap;
+}
+
+json_t *sl_state_stats(struct sl_state *st, const char *only)
+{
+	json_t *snap = sl_state_snapshot(st, sl_now()), *out, *vips, *l7, *v;
+	const char *k;
+	size_t i;
+
+	if (st->obs) {
+		sl_obs_add(st->obs, snap, sl_obs_mono());
+	} else {
+		json_object_set_new(snap, "window", json_null());
+		json_object_set_new(snap, "drop_rates", json_null());
+	}
+	if (!only)
+		return snap;
+	/* a shallow copy without the other VIPs (the kept sample stays whole) */
+	out = json_object();
+	json_object_foreach(snap, k, v)
+		json_object_set(out, k, v);
+	vips = json_array();
+	json_array_foreach(json_object_get(snap, "vips"), i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "name")), only))
+			json_array_append(vips, v);
+	json_object_set_new(out, "vips", vips);
+	if (json_object_get(snap, "l7")) {
+		l7 = json_object();
+		json_object_foreach(json_object_get(snap, "l7"), k, v)
+			if (k[0] == '_' || !strcmp(k, only))
+				json_object_set(l7, k, v);
+		json_object_set_new(out, "l7", l7);
+	}
+	json_decref(snap);
+	return out;
+}
+
 static int do_stats(struct ctx *c)
 {
 	static const struct field f[] = { { "vip", 0 }, { NULL, 0 } };
 	struct sl_vip_cfg *only = NULL;
-	json_t *vips, *drops, *counters;
-	__u32 i, j;
 
 	if (fields_check(c->args, f, "", c->e))
 		return -1;
@@ -1196,42 +1349,7 @@ static int do_stats(struct ctx *c)
 		if (!only)
 			return -1;
 	}
-	vips = json_array();
-	for (i = 0; i < c->st->n_vips; i++) {
-		struct sl_vip_cfg *v = c->st->vips[i];
-		struct sl_vip_stats vs = { 0 };
-		json_t *bes = json_array(), *o;
-		__s64 active = 0;
-
-		if (only && v != only)
-			continue;
-		if (c->st->dp)
-			sl_dp_vip_stats(c->st->dp, v->id, &vs);
-		for (j = 0; j < v->n_be; j++) {
-			json_t *b = backend_json(c->st, v, &v->be[j], c->now);
-
-			active += json_integer_value(json_object_get(b, "active_flows"));
-			json_object_del(b, "vip");
-			json_array_append_new(bes, b);
-		}
-		o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", v->name, "packets",
-			      (json_int_t)vs.packets, "bytes", (json_int_t)vs.bytes, "new_flows",
-			      (json_int_t)vs.new_flows, "active_flows", (json_int_t)active, "drops",
-			      (json_int_t)vs.drops, "backends", bes);
-		json_array_append_new(vips, o);
-	}
-	drops = json_object();
-	for (i = 1; i < SL_DROP__MAX; i++)
-		json_object_set_new(drops, sl_drop_name(i),
-				    json_integer(c->st->dp ? (json_int_t)sl_dp_drop(c->st->dp, i) : 0));
-	counters = json_object();
-	for (i = 0; i < SL_C__MAX; i++)
-		json_object_set_new(counters, sl_counter_name(i),
-				    json_integer(c->st->dp ? (json_int_t)sl_dp_counter(c->st->dp, i)
-							   : 0));
-	c->result = json_pack("{s:o, s:o, s:o}", "vips", vips, "drops", drops, "counters", counters);
-	if (c->st->proxy)
-		json_object_set_new(c->result, "l7", sl_proxy_stats(c->st->proxy));
+	c->result = sl_state_stats(c->st, only ? only->name : NULL);
 	return 0;
 }
 
@@ -1938,6 +2056,9 @@ void sl_state_checks_sync(struct sl_state *st)
 					       ep_text(&b->ep), strerror(-err));
 				else
 					st->hc_on[b->slot] = want[b->slot] = 1;
+				if (!err && st->cstore)
+					sl_health_bind_counters(st->health, b->slot,
+								hc_cells(st, v, b));
 			} else if (b->down) {
 				/* no more checks: it counts as up again */
 				b->down = 0;

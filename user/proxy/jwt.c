@@ -151,10 +151,12 @@ struct sl_jwt {
 	pthread_mutex_t cache_lock;
 	struct cache_entry *cache;
 
-	/* stats, atomic */
-	uint64_t st_verified, st_failed[SL_JWT__MAX], st_hits, st_misses, st_reloads,
-		st_reload_errors;
+	/* stats, atomic: SL_JWT_CELLS cells (J_*), our own or bound ones */
+	uint64_t st_own[SL_JWT_CELLS];
+	uint64_t *st;
 };
+
+enum { J_VERIFIED, J_HITS, J_MISSES, J_RELOADS, J_RELOAD_ERRORS, J_FAILED };
 
 static void count(uint64_t *c)
 {
@@ -716,7 +718,7 @@ static bool jwks_reload(struct sl_jwt *j, bool force)
 	if (id.ino || id.dev)
 		j->file_id = id; /* a bad file is not re-read until it changes again */
 	if (!ks) {
-		count(&j->st_reload_errors);
+		count(&j->st[J_RELOAD_ERRORS]);
 		pr_warn("jwt: jwks reload failed, keeping the previous keys: %s", err);
 		goto out;
 	}
@@ -726,7 +728,7 @@ static bool jwks_reload(struct sl_jwt *j, bool force)
 	__atomic_add_fetch(&j->ks_gen, 1, __ATOMIC_ACQ_REL);
 	pthread_rwlock_unlock(&j->ks_lock);
 	keyset_put(old);
-	count(&j->st_reloads);
+	count(&j->st[J_RELOADS]);
 	/* an unknown kid re-reads an unchanged file at most once per interval: quietly */
 	if (changed)
 		pr_info("jwt: jwks \"%s\" reloaded: %zu keys", j->jwks_path, ks->n);
@@ -855,7 +857,7 @@ static enum sl_jwt_result check_signature(struct sl_jwt *j, enum alg a, const ch
 			if (!key_fits(k, a))
 				continue;
 			fits = true;
-			count(&j->st_misses);
+			count(&j->st[J_MISSES]);
 			if (verify_sig(k, a, in, len, sig, siglen)) {
 				res = SL_JWT_OK;
 				break;
@@ -1106,7 +1108,7 @@ enum sl_jwt_result sl_jwt_verify(struct sl_jwt *j, const char *authz, size_t len
 	if (j->cache_size && j->cache_ttl_s) {
 		SHA256((const unsigned char *)tok, tlen, hash);
 		if (cache_lookup(j, hash, now, sub, sublen)) {
-			count(&j->st_hits);
+			count(&j->st[J_HITS]);
 			res = SL_JWT_OK;
 			goto out;
 		}
@@ -1114,9 +1116,9 @@ enum sl_jwt_result sl_jwt_verify(struct sl_jwt *j, const char *authz, size_t len
 	res = verify_token(j, tok, tlen, now, hash, sub, sublen);
 out:
 	if (res == SL_JWT_OK)
-		count(&j->st_verified);
+		count(&j->st[J_VERIFIED]);
 	else
-		count(&j->st_failed[res]);
+		count(&j->st[J_FAILED + res]);
 	return res;
 }
 
@@ -1135,19 +1137,24 @@ void sl_jwt_set_clock(struct sl_jwt *j, uint64_t (*now_ms)(void))
 			 __ATOMIC_RELAXED);
 }
 
+void sl_jwt_bind_counters(struct sl_jwt *j, uint64_t *cells)
+{
+	j->st = cells ? cells : j->st_own;
+}
+
 void sl_jwt_get_stats(struct sl_jwt *j, struct sl_jwt_stats *out)
 {
 	struct keyset *ks;
 	int i;
 
 	memset(out, 0, sizeof(*out));
-	out->verified = __atomic_load_n(&j->st_verified, __ATOMIC_RELAXED);
+	out->verified = __atomic_load_n(&j->st[J_VERIFIED], __ATOMIC_RELAXED);
 	for (i = 0; i < SL_JWT__MAX; i++)
-		out->failed[i] = __atomic_load_n(&j->st_failed[i], __ATOMIC_RELAXED);
-	out->cache_hits = __atomic_load_n(&j->st_hits, __ATOMIC_RELAXED);
-	out->cache_misses = __atomic_load_n(&j->st_misses, __ATOMIC_RELAXED);
-	out->reloads = __atomic_load_n(&j->st_reloads, __ATOMIC_RELAXED);
-	out->reload_errors = __atomic_load_n(&j->st_reload_errors, __ATOMIC_RELAXED);
+		out->failed[i] = __atomic_load_n(&j->st[J_FAILED + i], __ATOMIC_RELAXED);
+	out->cache_hits = __atomic_load_n(&j->st[J_HITS], __ATOMIC_RELAXED);
+	out->cache_misses = __atomic_load_n(&j->st[J_MISSES], __ATOMIC_RELAXED);
+	out->reloads = __atomic_load_n(&j->st[J_RELOADS], __ATOMIC_RELAXED);
+	out->reload_errors = __atomic_load_n(&j->st[J_RELOAD_ERRORS], __ATOMIC_RELAXED);
 	ks = keyset_get(j);
 	out->keys = ks->n;
 	keyset_put(ks);
@@ -1381,6 +1388,7 @@ struct sl_jwt *sl_jwt_from_json(const json_t *obj, const char *path, char *err, 
 		errno = ENOMEM;
 		return NULL;
 	}
+	j->st = j->st_own;
 	pthread_rwlock_init(&j->ks_lock, NULL);
 	pthread_mutex_init(&j->reload_lock, NULL);
 	pthread_mutex_init(&j->cache_lock, NULL);

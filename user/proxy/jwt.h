@@ -79,6 +79,14 @@ struct sl_jwt_stats {
 void sl_jwt_get_stats(struct sl_jwt *j, struct sl_jwt_stats *out);
 
 /*
+ * Count into @cells (SL_JWT_CELLS of them, e.g. a persistent block from
+ * cstore.h) instead of the object's own; NULL: back to its own. Call before
+ * the object is shared with other threads.
+ */
+#define SL_JWT_CELLS (5 + SL_JWT__MAX)
+void sl_jwt_bind_counters(struct sl_jwt *j, uint64_t *cells);
+
+/*
  * Tests: replace the monotonic millisecond clock that paces JWKS change checks
  * (once a second) and unknown-kid reloads (once per reload_interval_ms); NULL
  * restores CLOCK_MONOTONIC. Restarts both pacing intervals at the new clock's now.

@@ -36,6 +36,7 @@
 #include "cors.h"
 #include "limit.h"
 #include "splice.h"
+#include "../lib/cstore.h"
 #include "sluice/select.h"
 #include "../lib/log.h"
 
@@ -64,15 +65,32 @@ static const char *const vctr_name[V__MAX] = {
 	"spliced_flows",  "spliced_bytes",	"tunnels",
 };
 
+/*
+ * Counters live in the agent's persistent store (cstore.h: they survive a
+ * restart of sluiced), found by key: "l7/VIP" (V__MAX cells), "l7c/VIP" (the
+ * upstream connect-time histogram), "l7r/VIP/ROUTE" (R_CELLS: requests by
+ * status class, then the latency histogram; ROUTE "_unrouted" for requests
+ * that matched none), "l7j/VIP/ROUTE" (the route's JWT counters). The one
+ * gauge, connections_active, is in process memory.
+ */
+#define R_CELLS (5 + SL_HIST_CELLS)
+
 struct vstats {
 	char name[VNAME_MAX];
-	uint64_t c[V__MAX];
+	uint64_t *c;	     /* V__MAX */
+	uint64_t *connect;   /* SL_HIST_CELLS */
+	uint64_t *unrouted;  /* R_CELLS */
+	uint64_t active;     /* connections now (atomic) */
 };
 
 static void vinc(struct vstats *s, enum vctr k, uint64_t n)
 {
-	if (s)
-		__atomic_fetch_add(&s->c[k], n, __ATOMIC_RELAXED);
+	if (!s)
+		return;
+	if (k == V_CONNS_ACTIVE)
+		__atomic_fetch_add(&s->active, n, __ATOMIC_RELAXED);
+	else
+		sl_ctr_add(&s->c[k], n);
 }
 
 /* ---- configuration snapshots ---- */
@@ -85,6 +103,7 @@ struct vipconf {
 	struct sl_l7_conf *conf;
 	json_t *json;
 	struct vstats *st;
+	uint64_t **rc; /* per route (conf->routes[i]): R_CELLS */
 };
 
 static struct vipconf *vc_get(struct vipconf *vc)
@@ -99,6 +118,7 @@ static void vc_put(struct vipconf *vc)
 		return;
 	sl_l7_conf_free(vc->conf);
 	json_decref(vc->json);
+	free(vc->rc);
 	free(vc);
 }
 
@@ -259,6 +279,7 @@ struct conn {
 	char subject[128];
 	char *origin; /* for CORS on the response */
 	uint64_t t_start, header_deadline, req_deadline, idle_deadline, connect_deadline;
+	uint64_t t_connect;
 	uint64_t last_io; /* ns of the last byte read or written in an exchange */
 	int status;
 
@@ -295,6 +316,7 @@ struct sl_proxy {
 	struct snapshot *snap;
 	struct vstats *stats[SL_MAX_VIPS];
 	size_t nstats;
+	struct sl_cstore *store;
 	struct sl_splice *splice;
 	uint64_t reqid_seed, reqid_seq;
 };
@@ -550,6 +572,7 @@ static void conn_end_request(struct conn *c)
 	free(c->origin);
 	c->origin = NULL;
 	c->route = NULL;
+	c->t_start = 0; /* an answer before the next head has no latency to count */
 }
 
 static struct vstats *cst(struct conn *c);
@@ -619,10 +642,24 @@ static struct vstats *cst(struct conn *c)
 	return c->vc ? c->vc->st : c->l && c->l->vc ? c->l->vc->st : NULL;
 }
 
+/* A request got its answer's head: count its status class and its latency. */
 static void count_status(struct conn *c, int status)
 {
-	if (status >= 100 && status < 600)
-		vinc(cst(c), (enum vctr)(V_S1XX + status / 100 - 1), 1);
+	struct vstats *st = cst(c);
+	uint64_t *rc;
+
+	if (status < 100 || status >= 600)
+		return;
+	vinc(st, (enum vctr)(V_S1XX + status / 100 - 1), 1);
+	if (c->vc && c->route && c->vc->rc)
+		rc = c->vc->rc[c->route - c->vc->conf->routes];
+	else
+		rc = st ? st->unrouted : NULL;
+	if (!rc)
+		return;
+	sl_ctr_add(&rc[status / 100 - 1], 1);
+	if (c->t_start)
+		sl_hist_observe(rc + 5, (now_ns() - c->t_start) / 1000);
 }
 
 /*
@@ -782,7 +819,8 @@ static int up_open(struct conn *c, __u32 avoid)
 	c->up = u;
 	c->up_reused = 0;
 	c->connecting = 1;
-	c->connect_deadline = now_ns() + ms_ns(c->vc->conf->timeouts.connect_ms);
+	c->t_connect = now_ns();
+	c->connect_deadline = c->t_connect + ms_ns(c->vc->conf->timeouts.connect_ms);
 attach:
 	u->tag.kind = T_UP;
 	u->tag.obj = c;
@@ -1622,6 +1660,8 @@ static void on_up(struct conn *c, uint32_t events)
 			return;
 		}
 		c->connecting = 0;
+		if (c->vc && c->vc->st)
+			sl_hist_observe(c->vc->st->connect, (now_ns() - c->t_connect) / 1000);
 		c->uev = 0xffffffffu; /* force a re-arm */
 		if (c->connect_method) {
 			buf_printf(&c->cout, "HTTP/1.1 200 Connection Established\r\n\r\n");
@@ -1909,6 +1949,38 @@ static void *worker_main(void *arg)
 
 /* ---- the agent's side ---- */
 
+static uint64_t *cells(struct sl_proxy *p, uint32_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static uint64_t *cells(struct sl_proxy *p, uint32_t n, const char *fmt, ...)
+{
+	char key[SL_CSTORE_KEY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(key, sizeof(key), fmt, ap);
+	va_end(ap);
+	return sl_cstore_get(p->store, key, n);
+}
+
+/* Bind a new configuration's routes to their counters. */
+static int vc_bind(struct sl_proxy *p, struct vipconf *vc)
+{
+	uint32_t r;
+
+	vc->rc = calloc(vc->conf->n_routes ? vc->conf->n_routes : 1, sizeof(*vc->rc));
+	if (!vc->rc)
+		return -1;
+	for (r = 0; r < vc->conf->n_routes; r++) {
+		const struct sl_route *rt = &vc->conf->routes[r];
+
+		vc->rc[r] = cells(p, R_CELLS, "l7r/%s/%s", vc->name, rt->name);
+		if (rt->jwt)
+			sl_jwt_bind_counters(rt->jwt,
+					     cells(p, SL_JWT_CELLS, "l7j/%s/%s", vc->name, rt->name));
+	}
+	return 0;
+}
+
 static struct vstats *stats_for(struct sl_proxy *p, const char *name)
 {
 	size_t i;
@@ -1922,6 +1994,9 @@ static struct vstats *stats_for(struct sl_proxy *p, const char *name)
 	if (!p->stats[p->nstats])
 		return NULL;
 	snprintf(p->stats[p->nstats]->name, VNAME_MAX, "%s", name);
+	p->stats[p->nstats]->c = cells(p, V__MAX, "l7/%s", name);
+	p->stats[p->nstats]->connect = cells(p, SL_HIST_CELLS, "l7c/%s", name);
+	p->stats[p->nstats]->unrouted = cells(p, R_CELLS, "l7r/%s/_unrouted", name);
 	return p->stats[p->nstats++];
 }
 
@@ -1985,6 +2060,15 @@ int sl_proxy_sync(struct sl_proxy *p, const struct sl_proxy_vip *vips, size_t n,
 		vc->ep = pv->ep;
 		vc->json = json_deep_copy(pv->l7);
 		vc->st = stats_for(p, pv->name);
+		if (!vc->st || vc_bind(p, vc)) {
+			if (!rc)
+				snprintf(err, errlen, "vip %s: l7: out of memory", pv->name);
+			rc = -1;
+			vc_put(vc);
+			if (prev)
+				s->v[s->n++] = vc_get(prev);
+			continue;
+		}
 		s->v[s->n++] = vc;
 	}
 	snap_put(p, old);
@@ -2000,6 +2084,25 @@ int sl_proxy_sync(struct sl_proxy *p, const struct sl_proxy_vip *vips, size_t n,
 	return rc;
 }
 
+static json_t *hist_json(const uint64_t *h)
+{
+	json_t *b = json_array();
+	int i;
+
+	for (i = 0; i < SL_HIST_BUCKETS; i++)
+		json_array_append_new(b, json_integer((json_int_t)sl_ctr_get(&h[i])));
+	return json_pack("{s:o, s:f}", "buckets", b, "sum",
+			 (double)sl_ctr_get(&h[SL_HIST_BUCKETS]) / 1e6);
+}
+
+static json_t *route_json(const uint64_t *rc)
+{
+	return json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:o}", "requests", "1xx",
+			 (json_int_t)sl_ctr_get(&rc[0]), "2xx", (json_int_t)sl_ctr_get(&rc[1]),
+			 "3xx", (json_int_t)sl_ctr_get(&rc[2]), "4xx", (json_int_t)sl_ctr_get(&rc[3]),
+			 "5xx", (json_int_t)sl_ctr_get(&rc[4]), "latency", hist_json(rc + 5));
+}
+
 json_t *sl_proxy_stats(struct sl_proxy *p)
 {
 	struct snapshot *s = snap_get(p);
@@ -2010,11 +2113,16 @@ json_t *sl_proxy_stats(struct sl_proxy *p)
 	for (i = 0; i < p->nstats; i++) {
 		json_t *v = json_object();
 
+		struct vstats *st = p->stats[i];
+		json_t *rts = json_object();
+
 		for (j = 0; j < V__MAX; j++)
-			json_object_set_new(
-				v, vctr_name[j],
-				json_integer((json_int_t)__atomic_load_n(&p->stats[i]->c[j],
-									 __ATOMIC_RELAXED)));
+			json_object_set_new(v, vctr_name[j],
+					    json_integer((json_int_t)(j == V_CONNS_ACTIVE
+									  ? sl_ctr_get(&st->active)
+									  : sl_ctr_get(&st->c[j]))));
+		json_object_set_new(v, "connect", hist_json(st->connect));
+		json_object_set_new(rts, "_unrouted", route_json(st->unrouted));
 		for (k = 0; s && k < s->n; k++) {
 			const struct sl_l7_conf *cf = s->v[k]->conf;
 			json_t *routes;
@@ -2028,6 +2136,8 @@ json_t *sl_proxy_stats(struct sl_proxy *p)
 				json_t *jr, *fails;
 				int f;
 
+				json_object_set_new(rts, cf->routes[r].name,
+						    route_json(s->v[k]->rc[r]));
 				if (!cf->routes[r].jwt)
 					continue;
 				sl_jwt_get_stats(cf->routes[r].jwt, &js);
@@ -2046,6 +2156,7 @@ json_t *sl_proxy_stats(struct sl_proxy *p)
 			}
 			json_object_set_new(v, "jwt", routes);
 		}
+		json_object_set_new(v, "routes", rts);
 		json_object_set_new(o, p->stats[i]->name, v);
 	}
 	snap_put(p, s);
@@ -2065,7 +2176,8 @@ json_t *sl_proxy_stats(struct sl_proxy *p)
 	return o;
 }
 
-struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers)
+struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers,
+			      struct sl_cstore *store, const char *pin_dir)
 {
 	struct sl_proxy *p = calloc(1, sizeof(*p));
 	char err[256];
@@ -2077,7 +2189,10 @@ struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers)
 	pthread_mutex_init(&p->lock, NULL);
 	if (getrandom(&p->reqid_seed, sizeof(p->reqid_seed), 0) != sizeof(p->reqid_seed))
 		p->reqid_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	p->splice = sl_splice_open(err, sizeof(err));
+	p->store = store;
+	p->splice = sl_splice_open(pin_dir, err, sizeof(err));
+	if (p->splice)
+		sl_splice_bind_counters(p->splice, sl_cstore_get(store, "l7s", SL_SPLICE_CELLS));
 	if (p->splice)
 		pr_info("l7: sockmap splice available: authorized tunnels are moved by the kernel");
 	else

@@ -49,9 +49,14 @@ struct sl_proxy_vip {
 
 struct sl_proxy;
 
+struct sl_cstore;
+
 /* Start @workers threads (0: one per online CPU). Splice is used when the
- * kernel has it (said once in the log either way). NULL on failure. */
-struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers);
+ * kernel has it (said once in the log either way). Counters go into @store
+ * (cstore.h; keys described in proxy.c); the splice byte counters are pinned
+ * under @pin_dir (NULL: not pinned). NULL on failure. */
+struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers,
+			      struct sl_cstore *store, const char *pin_dir);
 void sl_proxy_free(struct sl_proxy *p);
 
 /*

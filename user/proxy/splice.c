@@ -94,11 +94,9 @@ struct sl_splice {
 	int cnt_fd;
 	int stat_fd;
 	int ncpu;
-	uint64_t flows;	 /* atomics: workers share one sl_splice */
+	uint64_t *pc;	 /* SL_SPLICE_CELLS (own or bound): flows, ubytes, pauses, broken */
+	uint64_t own[SL_SPLICE_CELLS];
 	uint64_t active;
-	uint64_t ubytes; /* bytes copied by user space inside flows */
-	uint64_t pauses;
-	uint64_t broken;
 };
 
 enum dir_state {
@@ -281,7 +279,7 @@ static int flush(struct sl_splice_flow *f, struct splice_dir *d)
 		}
 		d->off += n;
 		d->uwritten += n;
-		__atomic_add_fetch(&f->s->ubytes, n, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&f->s->pc[1], n, __ATOMIC_RELAXED);
 	}
 	d->off = d->len = 0;
 	return STEP_IDLE;
@@ -386,7 +384,7 @@ static int dir_pause(struct sl_splice_flow *f, struct splice_dir *d)
 		return -errno;
 	f->in_verd[d->si] = false;
 	d->state = DS_PAUSED;
-	__atomic_add_fetch(&f->s->pauses, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&f->s->pc[2], 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -423,7 +421,7 @@ static int stream_whole(struct sl_splice_flow *f, struct splice_dir *d,
 
 	if (got == d->c.bytes + d->uread)
 		return 0;
-	__atomic_add_fetch(&f->s->broken, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&f->s->pc[3], 1, __ATOMIC_RELAXED);
 	return -EIO;
 }
 
@@ -741,7 +739,7 @@ struct sl_splice_flow *sl_splice_start(struct sl_splice *s, int fd_a, int fd_b)
 		if (d->state == DS_KERNEL && dir_insert(f, d) && !f->in_verd[i])
 			d->state = DS_COPY;
 	}
-	__atomic_add_fetch(&s->flows, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->pc[0], 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->active, 1, __ATOMIC_RELAXED);
 	flow_step(f, 0);
 	return f;
@@ -800,17 +798,23 @@ static uint64_t gstat(struct sl_splice *s, uint32_t key)
 void sl_splice_get_stats(struct sl_splice *s, struct sl_splice_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->flows = __atomic_load_n(&s->flows, __ATOMIC_RELAXED);
+	out->flows = __atomic_load_n(&s->pc[0], __ATOMIC_RELAXED);
 	out->active = __atomic_load_n(&s->active, __ATOMIC_RELAXED);
 	out->kernel_bytes = gstat(s, SL_SPLICE_G_BYTES);
-	out->bytes = out->kernel_bytes + __atomic_load_n(&s->ubytes, __ATOMIC_RELAXED);
-	out->pauses = __atomic_load_n(&s->pauses, __ATOMIC_RELAXED);
-	out->broken = __atomic_load_n(&s->broken, __ATOMIC_RELAXED);
+	out->bytes = out->kernel_bytes + __atomic_load_n(&s->pc[1], __ATOMIC_RELAXED);
+	out->pauses = __atomic_load_n(&s->pc[2], __ATOMIC_RELAXED);
+	out->broken = __atomic_load_n(&s->pc[3], __ATOMIC_RELAXED);
 }
 
-struct sl_splice *sl_splice_open(char *err, size_t errlen)
+void sl_splice_bind_counters(struct sl_splice *s, uint64_t *cells)
+{
+	s->pc = cells ? cells : s->own;
+}
+
+struct sl_splice *sl_splice_open(const char *pin_dir, char *err, size_t errlen)
 {
 	struct sl_splice *s;
+	char pin[512];
 	int ret;
 
 	s = calloc(1, sizeof(*s));
@@ -823,7 +827,17 @@ struct sl_splice *sl_splice_open(char *err, size_t errlen)
 		snprintf(err, errlen, "splice: cannot count CPUs: %s", strerror(-s->ncpu));
 		goto err_free;
 	}
-	s->skel = sockmap_bpf__open_and_load();
+	s->pc = s->own;
+	s->skel = sockmap_bpf__open();
+	if (s->skel && pin_dir) {
+		/* the byte counters outlive sluiced: adopted at the next start */
+		snprintf(pin, sizeof(pin), "%s/sl_splice_stat", pin_dir);
+		bpf_map__set_pin_path(s->skel->maps.sl_splice_stat, pin);
+	}
+	if (s->skel && sockmap_bpf__load(s->skel)) {
+		sockmap_bpf__destroy(s->skel);
+		s->skel = NULL;
+	}
 	if (!s->skel) {
 		snprintf(err, errlen,
 			 "splice: loading the sockmap program failed: %s (kernel needs sockhash and sk_skb verdict programs, 5.10 or later, and CAP_BPF)",

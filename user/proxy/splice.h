@@ -29,10 +29,12 @@ struct sl_splice_flow;
 
 /*
  * Load the sockmap programs (not pinned: spliced flows end with the agent's
- * sockets anyway). Returns NULL with the reason in @err when the kernel lacks
+ * sockets anyway). Only the byte counter map is pinned, as @pin_dir/
+ * sl_splice_stat, when @pin_dir is given, so the counts survive a restart.
+ * Returns NULL with the reason in @err when the kernel lacks
  * what splice needs; the proxy then copies in user space and says so once.
  */
-struct sl_splice *sl_splice_open(char *err, size_t errlen);
+struct sl_splice *sl_splice_open(const char *pin_dir, char *err, size_t errlen);
 void sl_splice_close(struct sl_splice *s);
 
 /*
@@ -85,5 +87,9 @@ struct sl_splice_stats {
 			  * the bytes moved differ at its FIN (see splice.c) */
 };
 void sl_splice_get_stats(struct sl_splice *s, struct sl_splice_stats *out);
+/* Count flows, user-space bytes, pauses and broken flows into @cells
+ * (SL_SPLICE_CELLS; NULL: the object's own). Call before the first flow. */
+#define SL_SPLICE_CELLS 4
+void sl_splice_bind_counters(struct sl_splice *s, uint64_t *cells);
 
 #endif
