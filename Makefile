@@ -41,6 +41,11 @@ BPFT_OBJS := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(BPFT_SRCS))
 BPFT_BIN  := $(OUTPUT)/bin/test_bpf
 E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUTPUT)/bin/e2e/%,$(E2E_SRCS))
+# benchmarks (tests/bench, `make bench`): C drivers and BPF floor programs
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUTPUT)/bin/bench/%,$(BENCH_SRCS))
+BENCH_BPF  := $(patsubst tests/bench/%.bpf.c,$(OUTPUT)/bench/%.bpf.o,$(wildcard tests/bench/*.bpf.c))
+BENCH_BINS := $(filter-out %.bpf,$(BENCH_BINS))
 # libFuzzer targets: tests/fuzz/fuzz_*.c, linked with the parsers they exercise
 # (everything in user/proxy but the event loop and the sockmap loader)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -49,7 +54,7 @@ FUZZ_LIB_SRCS := $(filter-out user/proxy/proxy.c user/proxy/splice.c,$(PROXY_SRC
 FUZZ_LIB_OBJS := $(patsubst %.c,$(OUTPUT)/fuzzobj/%.o,$(FUZZ_LIB_SRCS)) \
 	$(patsubst %,$(OUTPUT)/fuzzobj/llhttp/%.o,api http llhttp)
 
-.PHONY: all bpf lib progs tests deps test test-unit test-bpf test-e2e test-fuzz vmtest demo asan clean help
+.PHONY: all bpf lib progs tests deps test test-unit test-bpf test-e2e test-fuzz vmtest demo bench asan clean help
 
 all: bpf lib progs tests ## build everything (BPF objects, skeletons, agent, CLI, tests)
 
@@ -59,7 +64,7 @@ lib: $(LIB)
 
 progs: $(SLUICED) $(SLUICECTL)
 
-tests: $(UNIT_BINS) $(BPFT_BIN) $(E2E_BINS) $(if $(SANITIZE),,$(FUZZ_BINS))
+tests: $(UNIT_BINS) $(BPFT_BIN) $(E2E_BINS) $(if $(SANITIZE),,$(FUZZ_BINS) $(BENCH_BINS) $(BENCH_BPF))
 
 $(AGENT_LIB): $(filter-out %/main.o,$(AGENT_OBJS))
 	$(call msg,AR,$@)
@@ -101,6 +106,17 @@ $(OUTPUT)/bin/fuzz/%: $(OUTPUT)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
+
+$(OUTPUT)/bench/%.bpf.o: tests/bench/%.bpf.c $(SKELS)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/bin/bench/%: $(OUTPUT)/obj/tests/bench/%.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljansson -lcrypto -lpthread $(USER_LDLIBS) -lm
+$(patsubst %.c,$(OUTPUT)/obj/%.o,$(filter-out %.bpf.c,$(BENCH_SRCS))): $(SKELS)
 
 # The status page is built into sluiced as it is (.incbin).
 $(OUTPUT)/obj/user/agent/status_page.o: user/agent/status.html
@@ -145,6 +161,11 @@ test-e2e: all ## end-to-end: real TCP through sluiced in a lab of namespaces (ro
 vmtest: deps ## the BPF and end-to-end suites inside QEMU on each kernel in vmtest/KERNELS (root)
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh vmtest/run.sh
+
+bench: deps ## measure (never assert) speed as ratios in one run; QUICK=1 for a short run (root); writes docs/benchmarks.md
+	$(Q)sh mk/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)QUICK=$(QUICK) sh tests/bench/run.sh
 
 demo: deps ## build, make a lab, balance real traffic through the CLI, show the result (root)
 	$(Q)$(MAKE) --no-print-directory all

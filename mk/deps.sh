@@ -9,6 +9,11 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 linux-libc-dev iproute2 pkg-config ethtool curl python3 qemu-system-x86 busybox-static \
 kmod cpio libssl-dev node-llhttp libclang-rt-14-dev chromium prometheus"
 
+# `deps.sh bench`: also the peers and load generators of `make bench`
+if [ "${1:-}" = bench ]; then
+	PKGS="$PKGS wrk haproxy nginx-light hyperfine linux-perf"
+fi
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

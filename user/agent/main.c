@@ -45,6 +45,7 @@ struct opts {
 	int verbose;
 	int detach_on_exit;
 	int workers;
+	int no_splice;
 };
 
 struct client {
@@ -60,7 +61,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sluiced [--config FILE] [--state-dir DIR] [--bpffs DIR] [--socket PATH]\n"
 		"               [--admin ADDR:PORT|none] [--admin-public] [--workers N]\n"
-		"               [--detach-on-exit] [-v]\n"
+		"               [--no-splice] [--detach-on-exit] [-v]\n"
 		"  --config FILE     configuration to start from when the state dir has no journal\n"
 		"  --state-dir DIR   journal of changes (default /var/lib/sluice)\n"
 		"  --bpffs DIR       where maps and links are pinned (default /sys/fs/bpf/sluice)\n"
@@ -69,6 +70,7 @@ static void usage(FILE *f)
 		"                    (default 127.0.0.1:9100; port 0: any free port; none: off)\n"
 		"  --admin-public    allow a non-loopback --admin address\n"
 		"  --workers N       L7 proxy threads (default 0: one per CPU)\n"
+		"  --no-splice       copy L7 tunnels in user space even where sockmap splice works\n"
 		"  --detach-on-exit  detach XDP on SIGTERM/SIGINT (default: keep forwarding)\n"
 		"  -v                debug logging\n");
 }
@@ -84,6 +86,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "admin-public", no_argument, NULL, 'P' },
 		{ "detach-on-exit", no_argument, NULL, 'd' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "no-splice", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -105,6 +108,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->socket = optarg; break;
 		case 'a': o->admin = optarg; break;
 		case 'P': o->admin_public = 1; break;
+		case 'n': o->no_splice = 1; break;
 		case 'd': o->detach_on_exit = 1; break;
 		case 'w': {
 			char *end;
@@ -654,7 +658,8 @@ static int run(struct opts *o)
 					    .backend = l7_backend, .admit = l7_admit,
 					    .done = l7_done, .ctx = &st };
 
-		st.proxy = sl_proxy_new(&ops, o->workers, st.cstore, o->bpffs);
+		st.proxy = sl_proxy_new(&ops, o->workers, st.cstore, o->bpffs,
+					o->no_splice ? SL_PROXY_NO_SPLICE : 0);
 		if (!st.proxy) {
 			pr_err("l7: cannot start the proxy workers: %s", strerror(errno));
 			goto out;

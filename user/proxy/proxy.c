@@ -2177,7 +2177,7 @@ json_t *sl_proxy_stats(struct sl_proxy *p)
 }
 
 struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers,
-			      struct sl_cstore *store, const char *pin_dir)
+			      struct sl_cstore *store, const char *pin_dir, unsigned flags)
 {
 	struct sl_proxy *p = calloc(1, sizeof(*p));
 	char err[256];
@@ -2190,7 +2190,10 @@ struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers,
 	if (getrandom(&p->reqid_seed, sizeof(p->reqid_seed), 0) != sizeof(p->reqid_seed))
 		p->reqid_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 	p->store = store;
-	p->splice = sl_splice_open(pin_dir, err, sizeof(err));
+	if (flags & SL_PROXY_NO_SPLICE)
+		snprintf(err, sizeof(err), "turned off by --no-splice");
+	else
+		p->splice = sl_splice_open(pin_dir, err, sizeof(err));
 	if (p->splice)
 		sl_splice_bind_counters(p->splice, sl_cstore_get(store, "l7s", SL_SPLICE_CELLS));
 	if (p->splice)

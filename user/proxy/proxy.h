@@ -55,8 +55,9 @@ struct sl_cstore;
  * kernel has it (said once in the log either way). Counters go into @store
  * (cstore.h; keys described in proxy.c); the splice byte counters are pinned
  * under @pin_dir (NULL: not pinned). NULL on failure. */
+#define SL_PROXY_NO_SPLICE 1 /* @flags: copy tunnels in user space even if splice works */
 struct sl_proxy *sl_proxy_new(const struct sl_proxy_ops *ops, int workers,
-			      struct sl_cstore *store, const char *pin_dir);
+			      struct sl_cstore *store, const char *pin_dir, unsigned flags);
 void sl_proxy_free(struct sl_proxy *p);
 
 /*
