@@ -199,27 +199,44 @@ static void test_exact_lines_agent_vip_backend(void **state)
 	ASSERT_LINE(t, "sluice_vip_packets_total{vip=\"web\"} 1000");
 	ASSERT_LINE(t, "sluice_vip_active_flows{vip=\"web7\"} 1");
 	ASSERT_LINE(t, "sluice_backend_packets_total{vip=\"web\",backend=\"198.18.2.2:8080\"} 600");
-	ASSERT_LINE(t, "sluice_backend_bytes_total{vip=\"web\",backend=\"[2001:db8::2]:8080\"} 40000");
+	ASSERT_LINE(t,
+		    "sluice_backend_bytes_total{vip=\"web\",backend=\"[2001:db8::2]:8080\"} 40000");
 	ASSERT_LINE(t, "sluice_backend_weight{vip=\"web\",backend=\"[2001:db8::2]:8080\"} 3");
 	/* up: health up and no breaker; down; unchecked; health up but circuit open */
 	ASSERT_LINE(t, "sluice_backend_up{vip=\"web\",backend=\"198.18.2.2:8080\"} 1");
 	ASSERT_LINE(t, "sluice_backend_up{vip=\"web\",backend=\"[2001:db8::2]:8080\"} 0");
 	ASSERT_LINE(t, "sluice_backend_up{vip=\"web\",backend=\"198.18.2.3:8081\"} 1");
 	ASSERT_LINE(t, "sluice_backend_up{vip=\"web7\",backend=\"198.18.3.2:80\"} 0");
-	ASSERT_LINE(t, "sluice_backend_health{vip=\"web\",backend=\"198.18.2.3:8081\",state=\"unchecked\"} 1");
-	ASSERT_LINE(t, "sluice_backend_health{vip=\"web\",backend=\"198.18.2.3:8081\",state=\"up\"} 0");
-	ASSERT_LINE(t, "sluice_backend_health{vip=\"web\",backend=\"[2001:db8::2]:8080\",state=\"down\"} 1");
-	ASSERT_LINE(t, "sluice_backend_circuit{vip=\"web\",backend=\"[2001:db8::2]:8080\",state=\"half_open\"} 1");
-	ASSERT_LINE(t, "sluice_backend_circuit{vip=\"web\",backend=\"[2001:db8::2]:8080\",state=\"closed\"} 0");
+	ASSERT_LINE(
+		t,
+		"sluice_backend_health{vip=\"web\",backend=\"198.18.2.3:8081\",state=\"unchecked\"} 1");
+	ASSERT_LINE(
+		t, "sluice_backend_health{vip=\"web\",backend=\"198.18.2.3:8081\",state=\"up\"} 0");
+	ASSERT_LINE(
+		t,
+		"sluice_backend_health{vip=\"web\",backend=\"[2001:db8::2]:8080\",state=\"down\"} 1");
+	ASSERT_LINE(
+		t,
+		"sluice_backend_circuit{vip=\"web\",backend=\"[2001:db8::2]:8080\",state=\"half_open\"} 1");
+	ASSERT_LINE(
+		t,
+		"sluice_backend_circuit{vip=\"web\",backend=\"[2001:db8::2]:8080\",state=\"closed\"} 0");
 	/* no breaker, no circuit samples; unchecked, no check samples */
 	ASSERT_TRUE(!strstr(t, "sluice_backend_circuit{vip=\"web\",backend=\"198.18.2.2:8080\""),
 		    "circuit samples for a backend without a breaker");
-	ASSERT_TRUE(!strstr(t, "sluice_health_checks_total{vip=\"web\",backend=\"198.18.2.3:8081\""),
-		    "health check samples for an unchecked backend");
-	ASSERT_LINE(t, "sluice_health_checks_total{vip=\"web\",backend=\"[2001:db8::2]:8080\",result=\"fail\"} 5");
-	ASSERT_LINE(t, "sluice_health_check_latency_seconds{vip=\"web\",backend=\"198.18.2.2:8080\"} 0.0003");
-	ASSERT_TRUE(!strstr(t, "sluice_health_check_latency_seconds{vip=\"web\",backend=\"[2001:db8::2]"),
-		    "a latency sample for a null health_latency");
+	ASSERT_TRUE(
+		!strstr(t, "sluice_health_checks_total{vip=\"web\",backend=\"198.18.2.3:8081\""),
+		"health check samples for an unchecked backend");
+	ASSERT_LINE(
+		t,
+		"sluice_health_checks_total{vip=\"web\",backend=\"[2001:db8::2]:8080\",result=\"fail\"} 5");
+	ASSERT_LINE(
+		t,
+		"sluice_health_check_latency_seconds{vip=\"web\",backend=\"198.18.2.2:8080\"} 0.0003");
+	ASSERT_TRUE(
+		!strstr(t,
+			"sluice_health_check_latency_seconds{vip=\"web\",backend=\"[2001:db8::2]"),
+		"a latency sample for a null health_latency");
 	ASSERT_LINE(t, "sluice_drops_total{reason=\"fragment\"} 4");
 	ASSERT_LINE(t, "sluice_drops_total{reason=\"no_backend\"} 0");
 	ASSERT_LINE(t, "sluice_datapath_total{counter=\"pass_not_vip\"} 11");
@@ -244,19 +261,38 @@ static void test_exact_lines_l7(void **state)
 	ASSERT_LINE(t, "sluice_l7_refused_total{vip=\"web7\",reason=\"timeouts\"} 0");
 	ASSERT_LINE(t, "sluice_l7_rate_limited_total{vip=\"web7\"} 2");
 	ASSERT_LINE(t, "sluice_l7_spliced_bytes_total{vip=\"web7\"} 4096");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.0005\"} 1");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.001\"} 3");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.0025\"} 3");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.005\"} 6");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"1\"} 6");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"2.5\"} 6");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"10\"} 6");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"+Inf\"} 7");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.0005\"} 1");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.001\"} 3");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.0025\"} 3");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"0.005\"} 6");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"1\"} 6");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"2.5\"} 6");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"10\"} 6");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_bucket{vip=\"web7\",route=\"api\",le=\"+Inf\"} 7");
 	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_sum{vip=\"web7\",route=\"api\"} 0.12");
 	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_count{vip=\"web7\",route=\"api\"} 7");
 	ASSERT_LINE(t, "sluice_l7_upstream_connect_duration_seconds_count{vip=\"web7\"} 5");
-	ASSERT_LINE(t, "sluice_l7_jwt_verifications_total{vip=\"web7\",route=\"api\",result=\"ok\"} 3");
-	ASSERT_LINE(t, "sluice_l7_jwt_verifications_total{vip=\"web7\",route=\"api\",result=\"expired\"} 1");
+	ASSERT_LINE(
+		t, "sluice_l7_jwt_verifications_total{vip=\"web7\",route=\"api\",result=\"ok\"} 3");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_jwt_verifications_total{vip=\"web7\",route=\"api\",result=\"expired\"} 1");
 	ASSERT_LINE(t, "sluice_l7_jwt_keys{vip=\"web7\",route=\"api\"} 2");
 	ASSERT_LINE(t, "sluice_splice_available 1");
 	ASSERT_LINE(t, "sluice_splice_kernel_bytes_total 4000");
@@ -272,8 +308,12 @@ static void test_label_value_escaping(void **state)
 	char *t = render_fixture(&len);
 
 	/* route a\b"c<newline>d */
-	ASSERT_LINE(t, "sluice_l7_requests_total{vip=\"web7\",route=\"a\\\\b\\\"c\\nd\",code=\"5xx\"} 1");
-	ASSERT_LINE(t, "sluice_l7_request_duration_seconds_sum{vip=\"web7\",route=\"a\\\\b\\\"c\\nd\"} 30");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_requests_total{vip=\"web7\",route=\"a\\\\b\\\"c\\nd\",code=\"5xx\"} 1");
+	ASSERT_LINE(
+		t,
+		"sluice_l7_request_duration_seconds_sum{vip=\"web7\",route=\"a\\\\b\\\"c\\nd\"} 30");
 	free(t);
 }
 
@@ -332,8 +372,8 @@ static void check_structure(const char *t, size_t *nsamples)
 				cur = f;
 			} else {
 				ASSERT_EQ(type[f]++, 0, "TYPE lines of %s", families[f][0]);
-				ASSERT_TRUE(cur == f && help[f], "TYPE of %s not right after its HELP",
-					    families[f][0]);
+				ASSERT_TRUE(cur == f && help[f],
+					    "TYPE of %s not right after its HELP", families[f][0]);
 				ASSERT_TRUE(!strcmp(line + 7 + n + 1, families[f][1]),
 					    "%s: type '%s', expected %s", families[f][0],
 					    line + 7 + n + 1, families[f][1]);
@@ -386,24 +426,28 @@ static void test_histograms_cumulative_count_is_inf(void **state)
 			/* the series: name without _bucket, labels without le */
 			le = strstr(line, ",le=\"");
 			ASSERT_TRUE(le, "a bucket without le: %s", line);
-			snprintf(key, sizeof(key), "%.*s%.*s}", (int)(b - line), line, (int)(le - b - 7),
-				 b + 7);
+			snprintf(key, sizeof(key), "%.*s%.*s}", (int)(b - line), line,
+				 (int)(le - b - 7), b + 7);
 			if (strcmp(key, series)) {
 				ASSERT_TRUE(!series[0] || !strcmp(le_last, "+Inf"),
-					    "%s: last bucket le=%s, expected +Inf", series, le_last);
+					    "%s: last bucket le=%s, expected +Inf", series,
+					    le_last);
 				snprintf(series, sizeof(series), "%s", key);
 				last = 0;
 				series_seen++;
 			}
-			snprintf(le_last, sizeof(le_last), "%.*s", (int)strcspn(le + 5, "\""), le + 5);
+			snprintf(le_last, sizeof(le_last), "%.*s", (int)strcspn(le + 5, "\""),
+				 le + 5);
 			ASSERT_TRUE(v >= last, "%s: bucket le=%s has %llu < %llu before it", key,
 				    le_last, v, last);
 			last = v;
 		} else if ((b = strstr(line, "_count{"))) {
-			snprintf(key, sizeof(key), "%.*s%.*s", (int)(b - line), line, (int)(sp - b - 6),
-				 b + 6);
-			ASSERT_TRUE(!strcmp(key, series), "%s follows the buckets of %s", line, series);
-			ASSERT_TRUE(!strcmp(le_last, "+Inf"), "%s: last bucket le=%s", series, le_last);
+			snprintf(key, sizeof(key), "%.*s%.*s", (int)(b - line), line,
+				 (int)(sp - b - 6), b + 6);
+			ASSERT_TRUE(!strcmp(key, series), "%s follows the buckets of %s", line,
+				    series);
+			ASSERT_TRUE(!strcmp(le_last, "+Inf"), "%s: last bucket le=%s", series,
+				    le_last);
 			ASSERT_EQ(v, last, "%s vs its +Inf bucket", line);
 			counts_seen++;
 		}
@@ -460,7 +504,8 @@ static void run_promtool(const char *text, size_t len, const char *what)
 	int fd, rc;
 
 	if (system("command -v promtool >/dev/null 2>&1") != 0) {
-		print_message("promtool not installed (Debian package prometheus): check skipped\n");
+		print_message(
+			"promtool not installed (Debian package prometheus): check skipped\n");
 		skip();
 	}
 	fd = mkstemp(path);
@@ -502,16 +547,16 @@ static void test_thousand_backends(void **state)
 	for (i = 0; i < 1000; i++) {
 		char addr[64];
 
-		snprintf(addr, sizeof(addr), i % 2 ? "198.18.%zu.%zu" : "2001:db8::%zx:%zx", i / 250,
-			 i % 250 + 1);
-		json_array_append_new(bes, json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:i, s:s, s:s,"
-						     " s:{s:i, s:i}, s:f}",
-						     "address", addr, "port", 8080, "weight", 1,
-						     "packets", (json_int_t)i * 1000, "bytes",
-						     (json_int_t)i * 100000, "new_flows", (json_int_t)i,
-						     "active_flows", 0, "health", "up", "circuit",
-						     "closed", "health_checks", "pass", 5, "fail", 0,
-						     "health_latency", 0.0002));
+		snprintf(addr, sizeof(addr), i % 2 ? "198.18.%zu.%zu" : "2001:db8::%zx:%zx",
+			 i / 250, i % 250 + 1);
+		json_array_append_new(
+			bes, json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:i, s:s, s:s,"
+				       " s:{s:i, s:i}, s:f}",
+				       "address", addr, "port", 8080, "weight", 1, "packets",
+				       (json_int_t)i * 1000, "bytes", (json_int_t)i * 100000,
+				       "new_flows", (json_int_t)i, "active_flows", 0, "health",
+				       "up", "circuit", "closed", "health_checks", "pass", 5,
+				       "fail", 0, "health_latency", 0.0002));
 	}
 	json_object_set_new(json_array_get(json_object_get(snap, "vips"), 0), "backends", bes);
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -567,9 +612,10 @@ static void test_quantile_json_fixture(void **state)
 	json_t *snap = json_loads(fixture, 0, &e);
 	const json_t *le = json_object_get(snap, "latency_le");
 	const json_t *api = json_object_get(
-		json_object_get(json_object_get(json_object_get(json_object_get(snap, "l7"), "web7"),
-						"routes"),
-				"api"),
+		json_object_get(
+			json_object_get(json_object_get(json_object_get(snap, "l7"), "web7"),
+					"routes"),
+			"api"),
 		"latency");
 	json_t *short_b = json_pack("[i, i]", 1, 1);
 

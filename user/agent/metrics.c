@@ -13,9 +13,9 @@
 
 #include "metrics.h"
 
-#define LE_MAX 64	/* histogram bounds taken from latency_le */
-#define NUM_LEN 40	/* a formatted value */
-#define LABELS_MAX 4	/* labels of a sample, "le" included */
+#define LE_MAX 64    /* histogram bounds taken from latency_le */
+#define NUM_LEN 40   /* a formatted value */
+#define LABELS_MAX 4 /* labels of a sample, "le" included */
 
 /* The output: on ENOMEM it stops growing and remembers. */
 struct sb {
@@ -87,7 +87,10 @@ static void sb_label_value(struct sb *b, const char *s)
 	const char *run = s;
 
 	for (; *s; s++) {
-		const char *rep = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+		const char *rep = *s == '\\' ? "\\\\" :
+				  *s == '"'  ? "\\\"" :
+				  *s == '\n' ? "\\n" :
+					       NULL;
 
 		if (!rep)
 			continue;
@@ -161,8 +164,8 @@ static void family(struct ctx *c, const char *name, const char *type, const char
 	sb_put(&c->b, "\n", 1);
 }
 
-static void put_sample(struct ctx *c, const char *name, const char *suffix,
-		       const struct labels *l, const char *val)
+static void put_sample(struct ctx *c, const char *name, const char *suffix, const struct labels *l,
+		       const char *val)
 {
 	struct sb *b = &c->b;
 	int i;
@@ -197,8 +200,8 @@ static void sample(struct ctx *c, const char *name, const struct labels *l, cons
 		put_sample(c, name, NULL, l, s);
 }
 
-static void sample_u64(struct ctx *c, const char *name, const char *suffix,
-		       const struct labels *l, unsigned long long v)
+static void sample_u64(struct ctx *c, const char *name, const char *suffix, const struct labels *l,
+		       unsigned long long v)
 {
 	char buf[NUM_LEN];
 
@@ -271,8 +274,8 @@ static int be_next(const struct ctx *c, struct be_iter *it)
 		a = json_string_value(json_object_get(be, "address"));
 		if (!it->vip || !a)
 			continue;
-		snprintf(it->label, sizeof(it->label), strchr(a, ':') ? "[%s]:%" JSON_INTEGER_FORMAT
-								       : "%s:%" JSON_INTEGER_FORMAT,
+		snprintf(it->label, sizeof(it->label),
+			 strchr(a, ':') ? "[%s]:%" JSON_INTEGER_FORMAT : "%s:%" JSON_INTEGER_FORMAT,
 			 a, json_integer_value(json_object_get(be, "port")));
 		it->be = be;
 		return 1;
@@ -305,7 +308,8 @@ struct fam {
 static const struct fam agent_fams[] = {
 	{ "sluice_agent_start_time_seconds", "gauge", "agent.start_time",
 	  "Unix time at which sluiced started." },
-	{ "sluice_agent_uptime_seconds", "gauge", "agent.uptime", "Seconds since sluiced started." },
+	{ "sluice_agent_uptime_seconds", "gauge", "agent.uptime",
+	  "Seconds since sluiced started." },
 	{ "sluice_agent_ready", "gauge", "agent.ready",
 	  "1 when sluiced is ready (as /healthz reports), else 0." },
 	{ "sluice_agent_restarts_total", "counter", "agent.restarts",
@@ -319,64 +323,90 @@ static const struct fam agent_fams[] = {
 };
 
 static const struct fam vip_fams[] = {
-	{ "sluice_vip_packets_total", "counter", "packets", "Packets the data plane forwarded for the VIP." },
-	{ "sluice_vip_bytes_total", "counter", "bytes", "Bytes the data plane forwarded for the VIP." },
-	{ "sluice_vip_new_flows_total", "counter", "new_flows", "New flows the VIP assigned to a backend." },
-	{ "sluice_vip_drops_total", "counter", "drops", "Packets to the VIP the data plane dropped." },
-	{ "sluice_vip_active_flows", "gauge", "active_flows", "Flows of the VIP in the connection table." },
+	{ "sluice_vip_packets_total", "counter", "packets",
+	  "Packets to the VIP the data plane handled (L7 VIPs: passed to the proxy)." },
+	{ "sluice_vip_bytes_total", "counter", "bytes", "Bytes of those packets." },
+	{ "sluice_vip_new_flows_total", "counter", "new_flows",
+	  "Flows the VIP assigned to a backend (L7 VIPs: one per request)." },
+	{ "sluice_vip_drops_total", "counter", "drops",
+	  "Packets to the VIP the data plane dropped." },
+	{ "sluice_vip_active_flows", "gauge", "active_flows",
+	  "Flows of the VIP in the connection table." },
 };
 
 static const struct fam backend_fams[] = {
-	{ "sluice_backend_packets_total", "counter", "packets", "Packets forwarded to the backend." },
+	{ "sluice_backend_packets_total", "counter", "packets",
+	  "Packets forwarded to the backend." },
 	{ "sluice_backend_bytes_total", "counter", "bytes", "Bytes forwarded to the backend." },
-	{ "sluice_backend_new_flows_total", "counter", "new_flows", "New flows assigned to the backend." },
-	{ "sluice_backend_active_flows", "gauge", "active_flows", "Flows of the backend in the connection table." },
+	{ "sluice_backend_new_flows_total", "counter", "new_flows",
+	  "New flows assigned to the backend." },
+	{ "sluice_backend_active_flows", "gauge", "active_flows",
+	  "Flows of the backend in the connection table." },
 	{ "sluice_backend_weight", "gauge", "weight", "Configured weight of the backend." },
 };
 
 static const struct fam l7_fams_a[] = {
-	{ "sluice_l7_connections_total", "counter", "connections", "Client connections the L7 VIP accepted." },
-	{ "sluice_l7_connections_active", "gauge", "connections_active", "Client connections open on the L7 VIP." },
+	{ "sluice_l7_connections_total", "counter", "connections",
+	  "Client connections the L7 VIP accepted." },
+	{ "sluice_l7_connections_active", "gauge", "connections_active",
+	  "Client connections open on the L7 VIP." },
 };
 
 static const struct fam l7_fams_b[] = {
-	{ "sluice_l7_rate_limited_total", "counter", "rate_limited", "Requests refused with 429 by the rate limit." },
-	{ "sluice_l7_cors_preflights_total", "counter", "cors_preflights", "CORS preflight requests answered." },
-	{ "sluice_l7_retries_total", "counter", "retries", "Requests retried on another backend." },
-	{ "sluice_l7_upstream_reused_total", "counter", "upstream_reused", "Requests sent on a reused upstream connection." },
-	{ "sluice_l7_tunnels_total", "counter", "tunnels", "Upgrade and CONNECT tunnels opened." },
-	{ "sluice_l7_copied_bytes_total", "counter", "copied_bytes", "Tunnel bytes copied in user space." },
-	{ "sluice_l7_spliced_bytes_total", "counter", "spliced_bytes", "Tunnel bytes moved by the kernel (sockmap splice)." },
-	{ "sluice_l7_spliced_flows_total", "counter", "spliced_flows", "Tunnels handed to the kernel (sockmap splice)." },
+	{ "sluice_l7_rate_limited_total", "counter", "rate_limited",
+	  "Requests answered 429 by the rate limit." },
+	{ "sluice_l7_cors_preflights_total", "counter", "cors_preflights",
+	  "CORS preflights answered at the edge, allowed or not." },
+	{ "sluice_l7_retries_total", "counter", "retries",
+	  "Requests tried again on a new connection." },
+	{ "sluice_l7_upstream_reused_total", "counter", "upstream_reused",
+	  "Requests sent over a pooled backend connection." },
+	{ "sluice_l7_tunnels_total", "counter", "tunnels",
+	  "Connections that became tunnels (upgrades, CONNECT, after-auth routes)." },
+	{ "sluice_l7_copied_bytes_total", "counter", "copied_bytes",
+	  "Bytes the proxy wrote to sockets itself, both directions." },
+	{ "sluice_l7_spliced_bytes_total", "counter", "spliced_bytes",
+	  "Bytes of spliced tunnels, both directions, added when a tunnel ends." },
+	{ "sluice_l7_spliced_flows_total", "counter", "spliced_flows",
+	  "Tunnels handed to the kernel (sockmap splice)." },
 };
 
 static const struct fam jwt_fams[] = {
-	{ "sluice_l7_jwt_cache_hits_total", "counter", "cache_hits", "Tokens found in the verified-token cache." },
-	{ "sluice_l7_jwt_cache_misses_total", "counter", "cache_misses", "Tokens not in the verified-token cache." },
-	{ "sluice_l7_jwks_reloads_total", "counter", "jwks_reloads", "Successful reloads of the route's JWKS." },
-	{ "sluice_l7_jwks_reload_errors_total", "counter", "jwks_reload_errors", "Failed reloads of the route's JWKS." },
-	{ "sluice_l7_jwt_keys", "gauge", "keys", "Keys in the route's JWKS." },
+	{ "sluice_l7_jwt_cache_hits_total", "counter", "cache_hits",
+	  "Tokens accepted from the verified-token cache." },
+	{ "sluice_l7_jwt_cache_misses_total", "counter", "cache_misses",
+	  "Signature checks made (one per key tried)." },
+	{ "sluice_l7_jwks_reloads_total", "counter", "jwks_reloads",
+	  "JWKS files read successfully after the start." },
+	{ "sluice_l7_jwks_reload_errors_total", "counter", "jwks_reload_errors",
+	  "JWKS reads that failed (the previous keys were kept)." },
+	{ "sluice_l7_jwt_keys", "gauge", "keys", "Keys in use now." },
 };
 
 static const struct fam splice_fams[] = {
-	{ "sluice_splice_available", "gauge", "available", "1 when kernel splicing (sockmap) is available." },
-	{ "sluice_splice_flows_total", "counter", "flows", "Flows handed to kernel splicing." },
-	{ "sluice_splice_bytes_total", "counter", "bytes", "Bytes of spliced flows." },
-	{ "sluice_splice_kernel_bytes_total", "counter", "kernel_bytes", "Bytes the kernel moved without user space." },
-	{ "sluice_splice_pauses_total", "counter", "pauses", "Times a spliced flow paused for a full receiver." },
-	{ "sluice_splice_broken_total", "counter", "broken", "Spliced flows that ended in an error." },
-	{ "sluice_splice_active", "gauge", "active", "Spliced flows open now." },
+	{ "sluice_splice_available", "gauge", "available",
+	  "1 when kernel splicing (sockmap) is available." },
+	{ "sluice_splice_flows_total", "counter", "flows", "Tunnels spliced by the kernel." },
+	{ "sluice_splice_bytes_total", "counter", "bytes",
+	  "Bytes moved for spliced tunnels, both directions." },
+	{ "sluice_splice_kernel_bytes_total", "counter", "kernel_bytes",
+	  "Of the spliced bytes, those the kernel redirected itself." },
+	{ "sluice_splice_pauses_total", "counter", "pauses",
+	  "Spliced directions paused by the backlog cap." },
+	{ "sluice_splice_broken_total", "counter", "broken",
+	  "Spliced streams that lost bytes to a pause and were reset." },
+	{ "sluice_splice_active", "gauge", "active", "Spliced tunnels open now." },
 };
 
-static const char *const refused_reasons[] = { "no_route",     "bad_request", "unauthorized",
-					       "rate_limited", "cors_denied", "no_backend",
+static const char *const refused_reasons[] = { "no_route",	  "bad_request", "unauthorized",
+					       "rate_limited",	  "cors_denied", "no_backend",
 					       "upstream_errors", "timeouts" };
 static const char *const status_classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
 static const char *const health_states[] = { "unchecked", "up", "down" };
 /* as in the snapshot, and as the label (Prometheus label values conventionally use '_') */
 static const char *const circuit_states[][2] = { { "closed", "closed" },
-						  { "open", "open" },
-						  { "half-open", "half_open" } };
+						 { "open", "open" },
+						 { "half-open", "half_open" } };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -388,7 +418,8 @@ static void render_agent(struct ctx *c)
 
 	family(c, "sluice_build_info", "gauge", "Always 1; the version of sluiced in a label.");
 	if (json_is_string(ver))
-		put_sample(c, "sluice_build_info", NULL, L1("version", json_string_value(ver)), "1");
+		put_sample(c, "sluice_build_info", NULL, L1("version", json_string_value(ver)),
+			   "1");
 	for (i = 0; i < N(agent_fams); i++) {
 		family(c, agent_fams[i].name, agent_fams[i].type, agent_fams[i].help);
 		sample(c, agent_fams[i].name, NULL, jget(c->snap, agent_fams[i].key));
@@ -412,7 +443,8 @@ static void render_agent(struct ctx *c)
 	family(c, "sluice_agent_cells_used", "gauge",
 	       "Cells of the pinned counter store (sl_agent_ctrs) in use.");
 	sample(c, "sluice_agent_cells_used", NULL, jget(c->snap, "agent.counter_cells.used"));
-	family(c, "sluice_agent_cells_capacity", "gauge", "Cells of the pinned counter store (sl_agent_ctrs).");
+	family(c, "sluice_agent_cells_capacity", "gauge",
+	       "Cells of the pinned counter store (sl_agent_ctrs).");
 	sample(c, "sluice_agent_cells_capacity", NULL,
 	       jget(c->snap, "agent.counter_cells.capacity"));
 }
@@ -463,9 +495,10 @@ static void render_backends(struct ctx *c)
 		const char *h = json_string_value(json_object_get(it.be, "health"));
 
 		for (s = 0; h && s < N(health_states); s++)
-			put_sample(c, "sluice_backend_health", NULL,
-				   L3("vip", it.vip, "backend", it.label, "state", health_states[s]),
-				   strcmp(h, health_states[s]) ? "0" : "1");
+			put_sample(
+				c, "sluice_backend_health", NULL,
+				L3("vip", it.vip, "backend", it.label, "state", health_states[s]),
+				strcmp(h, health_states[s]) ? "0" : "1");
 	}
 
 	family(c, "sluice_backend_circuit", "gauge",
@@ -480,7 +513,8 @@ static void render_backends(struct ctx *c)
 				   strcmp(cb, circuit_states[s][0]) ? "0" : "1");
 	}
 
-	family(c, "sluice_health_checks_total", "counter", "Health checks of the backend by result.");
+	family(c, "sluice_health_checks_total", "counter",
+	       "Health checks of the backend by result.");
 	for (it = (struct be_iter){ 0 }; be_next(c, &it);) {
 		const json_t *hc = json_object_get(it.be, "health_checks");
 
@@ -517,11 +551,14 @@ static void render_datapath(struct ctx *c)
 		sample(c, "sluice_datapath_total", L1("counter", k), v);
 	family(c, "sluice_ratelimit_drops_total", "counter",
 	       "Packets dropped by the per-client rate limits (conn: new connections, pkt: packets).");
-	sample(c, "sluice_ratelimit_drops_total", L1("kind", "conn"), json_object_get(drops, "rl_conn"));
-	sample(c, "sluice_ratelimit_drops_total", L1("kind", "pkt"), json_object_get(drops, "rl_pkt"));
+	sample(c, "sluice_ratelimit_drops_total", L1("kind", "conn"),
+	       json_object_get(drops, "rl_conn"));
+	sample(c, "sluice_ratelimit_drops_total", L1("kind", "pkt"),
+	       json_object_get(drops, "rl_pkt"));
 	family(c, "sluice_ratelimit_bucket_evictions_total", "counter",
 	       "Rate-limit buckets evicted from the full bucket table.");
-	sample(c, "sluice_ratelimit_bucket_evictions_total", NULL, json_object_get(ctrs, "rl_evict"));
+	sample(c, "sluice_ratelimit_bucket_evictions_total", NULL,
+	       json_object_get(ctrs, "rl_evict"));
 	family(c, "sluice_ratelimit_buckets_created_total", "counter",
 	       "Rate-limit buckets created for new clients.");
 	sample(c, "sluice_ratelimit_buckets_created_total", NULL,
@@ -553,20 +590,20 @@ static void render_l7(struct ctx *c)
 	render_l7_fams(c, l7_fams_a, N(l7_fams_a));
 
 	family(c, "sluice_l7_requests_total", "counter",
-	       "Requests answered, by route and status class (route _unrouted: matched no route).");
+	       "Final answers sent, by route and status class (route _unrouted: matched no route).");
 	for (iter = NULL; (vip = l7_next(c, &iter, &v));)
-		json_object_foreach(json_object_get(v, "routes"), route, r)
-			for (i = 0; i < N(status_classes); i++)
-				sample(c, "sluice_l7_requests_total",
-				       L3("vip", vip, "route", route, "code", status_classes[i]),
-				       json_object_get(json_object_get(r, "requests"),
-						       status_classes[i]));
+		json_object_foreach(json_object_get(v, "routes"), route,
+				    r) for (i = 0; i < N(status_classes); i++)
+			sample(c, "sluice_l7_requests_total",
+			       L3("vip", vip, "route", route, "code", status_classes[i]),
+			       json_object_get(json_object_get(r, "requests"), status_classes[i]));
 
 	family(c, "sluice_l7_refused_total", "counter",
-	       "Requests the gateway answered itself or failed, by reason.");
+	       "Requests the gateway refused or that failed, by reason (404 no_route, 502 upstream_errors, ...).");
 	for (iter = NULL; (vip = l7_next(c, &iter, &v));)
 		for (i = 0; i < N(refused_reasons); i++)
-			sample(c, "sluice_l7_refused_total", L2("vip", vip, "reason", refused_reasons[i]),
+			sample(c, "sluice_l7_refused_total",
+			       L2("vip", vip, "reason", refused_reasons[i]),
 			       json_object_get(v, refused_reasons[i]));
 
 	render_l7_fams(c, l7_fams_b, N(l7_fams_b));
@@ -587,7 +624,8 @@ static void render_l7(struct ctx *c)
 	family(c, "sluice_l7_jwt_verifications_total", "counter",
 	       "Bearer tokens checked, by result (ok, or why it was refused).");
 	for (iter = NULL; (vip = l7_next(c, &iter, &v));)
-		json_object_foreach(json_object_get(v, "jwt"), route, r) {
+		json_object_foreach(json_object_get(v, "jwt"), route, r)
+		{
 			sample(c, "sluice_l7_jwt_verifications_total",
 			       L3("vip", vip, "route", route, "result", "ok"),
 			       json_object_get(r, "verified"));
