@@ -139,6 +139,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "sluiced: --admin %s: %s\n", o->admin, err);
 		return -1;
 	}
+	/* refused now, before anything is touched (sl_admin_open checks it too) */
+	if (strcmp(o->admin, "none") && !o->admin_public &&
+	    !sl_endpoint_parse(o->admin, &ep, 1, err, sizeof(err)) &&
+	    !(ep.family == SL_AF_INET ? (ntohl(ep.addr[0]) >> 24) == 127
+				      : !ep.addr[0] && !ep.addr[1] && !ep.addr[2] &&
+						ep.addr[3] == htonl(1))) {
+		fprintf(stderr,
+			"sluiced: --admin %s is not a loopback address; pass --admin-public to "
+			"serve it on the network\n",
+			o->admin);
+		return -1;
+	}
 	if (strlen(o->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		fprintf(stderr, "sluiced: --socket %s: path too long for a unix socket\n", o->socket);
 		return -1;
