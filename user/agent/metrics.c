@@ -609,14 +609,14 @@ static void render_l7(struct ctx *c)
 	render_l7_fams(c, l7_fams_b, N(l7_fams_b));
 
 	family(c, "sluice_l7_request_duration_seconds", "histogram",
-	       "Time from a request's first byte to its response's last byte, by route.");
+	       "Time from a request's head read whole to its answer's head, by route.");
 	for (iter = NULL; (vip = l7_next(c, &iter, &v));)
 		json_object_foreach(json_object_get(v, "routes"), route, r)
 			histogram(c, "sluice_l7_request_duration_seconds",
 				  L2("vip", vip, "route", route), json_object_get(r, "latency"));
 
 	family(c, "sluice_l7_upstream_connect_duration_seconds", "histogram",
-	       "Time to connect to a backend.");
+	       "Time to connect to a backend (connects that succeeded).");
 	for (iter = NULL; (vip = l7_next(c, &iter, &v));)
 		histogram(c, "sluice_l7_upstream_connect_duration_seconds", L1("vip", vip),
 			  json_object_get(v, "connect"));
