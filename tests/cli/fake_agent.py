@@ -18,6 +18,11 @@ instead of the canned one: a reply object, or one of these behaviours:
     "@nonewline"  answer the canned reply, then close without the newline
     "@chunked"    answer the canned reply a few bytes at a time
     "@big"        answer a vip.list of 20,000 VIPs (about 3 MB)
+    {"@seq": [R1, R2, ...]}
+                  answer R1 to the first request of that cmd, R2 to the second,
+                  and so on, the last one again after the end (a reply object
+                  or one of the behaviours above); `stats` replies are filtered
+                  by "args": {"vip": NAME} like the canned one
 
 or a list, for a streaming reply (events --follow): its items are sent one a
 line in a single write (objects as JSON, other strings as they are) and then
@@ -120,6 +125,104 @@ STATS = {
                  "rl_new_bucket": 9, "rl_evict": 0, "event_lost": 0, "decap": 0},
 }
 
+# The snapshot shape of /stats and RPC stats (/tmp/obs/SPEC.md): three answers in a
+# row, as sluiced gives them to a poller asking every second. The first has no
+# earlier sample (window and every rate null); the totals (packets 777001 ...)
+# are there to prove the watch view never shows them.
+LATENCY_LE = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+LONG_VIP = "a-very-long-vip-name-that-does-not-fit-in-its-column"
+
+
+def _snapshot(i):
+    first = i == 0
+
+    def be(addr, port, health, circuit, active, rates, **extra):
+        b = {"address": addr, "port": port, "weight": 1, "state": "active",
+             "active_flows": active, "packets": 777001, "bytes": 777002, "new_flows": 777003,
+             "health": health}
+        if circuit:
+            b["circuit"] = circuit
+        if health != "unchecked":
+            b["health_checks"] = {"pass": 10, "fail": 1}
+            b["health_latency"] = 0.0003
+        b["rates"] = None if first else rates
+        b.update(extra)
+        return b
+
+    def vip(name, addr, port, proto, l7, active, rates, backends):
+        return {"name": name, "address": addr, "port": port, "protocol": proto,
+                "strategy": "rr", "forward": "nat", "l7": l7, "packets": 777001,
+                "bytes": 777002, "new_flows": 777003, "active_flows": active, "drops": 3,
+                "rates": None if first else rates, "backends": backends}
+
+    routes = {"api": {"requests": {"1xx": 0, "2xx": 400, "3xx": 0, "4xx": 7, "5xx": 5},
+                      "latency": {"buckets": [1, 300, 90, 10, 5, 3, 1, 2, 0, 0, 0, 0, 0, 0, 0],
+                                  "sum": 0.9}},
+              "_unrouted": {"requests": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 3, "5xx": 0},
+                            "latency": {"buckets": [3] + [0] * 14, "sum": 0.0003}}}
+    return {
+        "time": 1733367000.25 + i, "window": None if first else 1.0, "latency_le": LATENCY_LE,
+        "agent": {"version": "0.7.0", "pid": 4242, "start_time": 1733366000.0,
+                  "uptime": 11045.25 + i, "ready": True, "restarts": 3,
+                  "journal_offset": 42, "events_offset": 17,
+                  "loop_lag": {"last": 0.0001, "max": 0.002},
+                  "maps": [{"name": "sl_ct", "entries": 10, "capacity": 1048576}],
+                  "counter_cells": {"used": 1200, "capacity": 1048576}},
+        "vips": [
+            vip("web", "198.19.0.10", 80, "tcp", False, 14,
+                [{"packets": 12345.0, "bytes": 1234567.0, "new_flows": 45.4},
+                 {"packets": 9.0, "bytes": 512.0, "new_flows": 0.5}][i - 1], [
+                    be("198.18.1.2", 8080, "up", "closed", 12,
+                       [{"packets": 9000.0, "bytes": 1000000.0, "new_flows": 40.0},
+                        {"packets": 6.0, "bytes": 384.0, "new_flows": 0.5}][i - 1]),
+                    be("198.18.1.3", 0, "down", "open", 2,
+                       [{"packets": 3345.0, "bytes": 234567.0, "new_flows": 5.4},
+                        {"packets": 3.0, "bytes": 128.0, "new_flows": 0.0}][i - 1]),
+                    be("198.18.1.4", 8080, "unchecked", None, 0,
+                       {"packets": 0.0, "bytes": 0.0, "new_flows": 0.0})]),
+            vip("gw", "198.19.0.12", 80, "tcp", True, 3,
+                {"packets": 0.0, "bytes": 0.0, "new_flows": 0.0}, [
+                    be("198.18.2.2", 8080, "up", "half-open", 3,
+                       [{"packets": 0.0, "bytes": 0.0, "new_flows": 0.0},
+                        {"packets": 0.0, "bytes": 0.0, "new_flows": 0.0}][i - 1])]),
+            vip(LONG_VIP, "2001:db8::10", 443, "tcp", False, 2500000,
+                [{"packets": 2500000.0, "bytes": 3.4e9, "new_flows": 12000.0},
+                 {"packets": 999500.0, "bytes": 999.0, "new_flows": 99.0}][i - 1], [
+                    be("2001:db8:1234:5678:9abc:def0:1234:5678", 65535, "up", "closed", 2500000,
+                       [{"packets": 2500000.0, "bytes": 3.4e9, "new_flows": 12000.0},
+                        {"packets": 999500.0, "bytes": 999.0, "new_flows": 99.0}][i - 1])]),
+            vip("dns6", "2001:db8::53", 53, "udp", False, 1,
+                {"packets": 0.0, "bytes": 0.0, "new_flows": 0.0}, [
+                    be("2001:db8::2", 5353, "unchecked", None, 1,
+                       {"packets": 0.0, "bytes": 0.0, "new_flows": 0.0})]),
+        ],
+        "drops": {"fragment": 2, "rl_conn": 777004, "rl_pkt": 0, "no_backend": 5,
+                  "no_group": 0},
+        "drop_rates": None if first else [{"fragment": 0.0, "rl_conn": 150.0, "rl_pkt": 0.0,
+                                           "no_backend": 0.2, "no_group": 0.0},
+                                          {"fragment": 0.0, "rl_conn": 0.0, "rl_pkt": 0.0,
+                                           "no_backend": 1.0, "no_group": 0.0}][i - 1],
+        "counters": {"pass_not_vip": 4711, "pass_l7": 20, "rl_new_bucket": 9, "rl_evict": 0},
+        "l7": {
+            "gw": {"connections": 30, "connections_active": 3, "requests": 415,
+                   "status_1xx": 0, "status_2xx": 400, "status_3xx": 0, "status_4xx": 10,
+                   "status_5xx": 5, "no_route": 3, "bad_request": 0, "unauthorized": 1,
+                   "rate_limited": 0, "cors_preflights": 0, "cors_denied": 0,
+                   "no_backend": 0, "upstream_errors": 0, "timeouts": 0, "retries": 0,
+                   "upstream_reused": 300, "copied_bytes": 123456, "spliced_flows": 0,
+                   "spliced_bytes": 0, "tunnels": 0, "routes": routes,
+                   "connect": {"buckets": [30] + [0] * 14, "sum": 0.001},
+                   "rates": None if first else
+                   [{"requests": 120.0, "errors": 2.5}, {"requests": 7.0, "errors": 0.0}][i - 1],
+                   "latency_ms": None if first else
+                   [{"p50": 1.2, "p95": 4.0, "p99": 9.5}, {"p50": 0.3, "p95": 0.42, "p99": 1500.0}][i - 1]},
+            "_splice": {"available": True, "flows": 0, "active": 0, "bytes": 0,
+                        "kernel_bytes": 0, "pauses": 0, "broken": 0}},
+    }
+
+
+SNAPSHOTS = [_snapshot(i) for i in range(3)]
+
 CONFIG = {
     "vips": [{"name": "web", "address": "198.19.0.10", "port": 80, "protocol": "tcp",
               "strategy": "wrr", "forward": "nat",
@@ -143,10 +246,31 @@ KNOWN = {"attach", "detach", "vip.add", "vip.set", "vip.del", "backend.add", "ba
 # cmd -> reply object or "@behaviour"; the test sets it, or --replies loads it.
 OVERRIDES = {}
 REPLIES_FILE = None
+# @seq replies: cmd -> how many were answered (reset() starts over).
+SEQ = {}
 # Every request line received, in order, as text (without the newline).
 REQUESTS = []
 LOG_FILE = None
 LOCK = threading.Lock()
+
+
+def reset(overrides=None):
+    """New OVERRIDES, and @seq replies from their first again."""
+    global OVERRIDES
+    with LOCK:
+        OVERRIDES = overrides or {}
+        SEQ.clear()
+
+
+def stats_for(result, args):
+    """A stats result for {"vip": NAME}: that VIP only (and its L7 entry)."""
+    if "vip" not in args or not isinstance(result, dict):
+        return result
+    out = dict(result, vips=[v for v in result.get("vips", []) if v.get("name") == args["vip"]])
+    if isinstance(result.get("l7"), dict):
+        out["l7"] = {k: v for k, v in result["l7"].items()
+                     if k == args["vip"] or k.startswith("_")}
+    return out
 
 
 def canned(req):
@@ -199,6 +323,13 @@ class Handler(socketserver.StreamRequestHandler):
                 req = None
             cmd = req.get("cmd") if isinstance(req, dict) else None
             how = overrides().get(cmd)
+            if isinstance(how, dict) and "@seq" in how:
+                with LOCK:
+                    n = SEQ.get(cmd, 0)
+                    SEQ[cmd] = n + 1
+                how = how["@seq"][min(n, len(how["@seq"]) - 1)]
+                if cmd == "stats" and isinstance(how, dict) and how.get("ok"):
+                    how = dict(how, result=stats_for(how.get("result"), req.get("args") or {}))
             if how is None and cmd == "events" and (req.get("args") or {}).get("follow"):
                 how = canned_stream(req)
             if isinstance(how, list):

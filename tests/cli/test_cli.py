@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """sluicectl against a fake agent: the exact request of every command, exit
-codes 0/1/2/3, one-line errors, human tables and --json.
+codes 0/1/2/3, one-line errors, human tables and --json; stats --watch on a
+pseudo-terminal (frames, rates, 80 columns, the terminal given back).
 
     python3 tests/cli/test_cli.py [SLUICECTL] [NAME-FILTER]
 
 SLUICECTL defaults to .output/bin/sluicectl (try .output/asan/bin/sluicectl).
 The last line is "cli: N passed, N failed".
 """
+import fcntl
 import json
 import os
+import pty
 import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -857,7 +862,8 @@ def usage_errors():
               "'eth/0' is not an interface name (see 'ip link')")
     usage_err("detach_mode", ["detach", "eth0", "--mode", "native"],
               "unknown option '--mode' (usage: sluicectl detach IFACE)")
-    usage_err("stats_extra", ["stats", "a", "b"], "unexpected argument 'b' (usage: sluicectl stats [VIP])")
+    usage_err("stats_extra", ["stats", "a", "b"],
+              "unexpected argument 'b' (usage: sluicectl stats [VIP] [--watch])")
     usage_err("apply_missing_file", ["apply"], "missing FILE (usage: sluicectl apply FILE)")
     check("socket_without_value", ["--socket"], 2, sock=False,
           err="sluicectl: --socket needs a value: --socket PATH\n")
@@ -901,6 +907,537 @@ def help_and_files():
               "not an array\n")
 
 
+def stats_snapshot():
+    """Plain stats and --json stats on the issue-7 snapshot (window, rates, agent, l7 ...)."""
+    snap = fake_agent.SNAPSHOTS[1]
+    one = {"stats": {"ok": True, "result": snap}}
+    check("stats_table_new_snapshot_shows_totals", ["stats"], 0, req("stats"), out=(
+        "VIP                                                   PACKETS   BYTES     NEW   ACTIVE  DROPS\n"
+        "web                                                    777001  777002  777003       14      3\n"
+        "  198.18.1.2:8080                                      777001  777002  777003       12\n"
+        "  198.18.1.3                                           777001  777002  777003        2\n"
+        "  198.18.1.4:8080                                      777001  777002  777003        0\n"
+        "gw                                                     777001  777002  777003        3      3\n"
+        "  198.18.2.2:8080                                      777001  777002  777003        3\n"
+        "a-very-long-vip-name-that-does-not-fit-in-its-column   777001  777002  777003  2500000      3\n"
+        "  [2001:db8:1234:5678:9abc:def0:1234:5678]:65535       777001  777002  777003  2500000\n"
+        "dns6                                                   777001  777002  777003        1      3\n"
+        "  [2001:db8::2]:5353                                   777001  777002  777003        1\n"
+        "drops: fragment 2, rl_conn 777004, no_backend 5\n"
+        "counters: pass_not_vip 4711, pass_l7 20, rl_new_bucket 9\n"
+        "\n"
+        "L7 VIP  REQUESTS  2XX  4XX  5XX  401  429  COPIED  SPLICED\n"
+        "gw           415  400   10    5    1    0  123456        0\n"), replies=one)
+    check("json_stats_new_snapshot_as_sent", ["--json", "stats"], 0, req("stats"),
+          out=jline(snap), replies=one)
+    usage_err("json_with_watch_refused", ["--json", "stats", "--watch"],
+              "--json and --watch do not go together: --watch is a live view for people; "
+              "use 'sluicectl --json stats' for the snapshot as JSON")
+    usage_err("json_after_watch_refused", ["stats", "web", "--watch", "--json"],
+              "--json and --watch do not go together: --watch is a live view for people; "
+              "use 'sluicectl --json stats' for the snapshot as JSON")
+    usage_err("watch_with_value_refused", ["stats", "--watch=1"],
+              "--watch takes no value (usage: sluicectl stats [VIP] [--watch])")
+    # check() runs sluicectl with stdout on a pipe: not a terminal.
+    usage_err("watch_stdout_not_a_tty_refused", ["stats", "--watch"],
+              "stats --watch needs a terminal; use 'sluicectl --json stats' in scripts")
+
+
+# ---- stats --watch on a pseudo-terminal ----
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ENTER, LEAVE = "\x1b[?1049h", "\x1b[?25h\x1b[?1049l"
+SEQ3 = {"stats": {"@seq": [{"ok": True, "result": s} for s in fake_agent.SNAPSHOTS]}}
+UTF8 = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+
+# The three snapshots on 80x24, as drawn (escapes removed): rates per second,
+# "-" where the first answer has none, never a total (777001 ...).
+FRAMES = [[
+    "sluiced 0.7.0  pid 4242  up 3h04m  ready    rates: next frame  02:50:00  q: quit",
+    "VIP                         PKT/S BYTES/S NEW/S ACTIVE REQ/S 5XX/S    P95    P99",
+    "  BACKEND                                               HEALTH    CIRCUIT",
+    "web                             -       -     -     14",
+    "  198.18.1.2:8080               -       -     -     12  up        closed",
+    "  198.18.1.3                    -       -     -      2  down      open",
+    "  198.18.1.4:8080               -       -     -      0  unchecked",
+    "gw                              -       -     -      3     -     -      -      -",
+    "  198.18.2.2:8080               -       -     -      3  up        half-open",
+    "a-very-long-vip-name-that-\u2026     -       -     -   2.5M",
+    "  [2001:db8:1234:5678:9abc\u2026     -       -     -   2.5M  up        closed",
+    "dns6                            -       -     -      1",
+    "  [2001:db8::2]:5353            -       -     -      1  unchecked",
+    "drops:  fragment -  rl_conn -  no_backend -",
+], [
+    "sluiced 0.7.0  pid 4242  up 3h04m  ready      rates over 1.0s  02:50:01  q: quit",
+    "VIP                         PKT/S BYTES/S NEW/S ACTIVE REQ/S 5XX/S    P95    P99",
+    "  BACKEND                                               HEALTH    CIRCUIT",
+    "web                           12k  1.23MB    45     14",
+    "  198.18.1.2:8080            9000  1.00MB    40     12  up        closed",
+    "  198.18.1.3                 3345   235kB   5.4      2  down      open",
+    "  198.18.1.4:8080               0      0B     0      0  unchecked",
+    "gw                              0      0B     0      3   120   2.5 4.00ms 9.50ms",
+    "  198.18.2.2:8080               0      0B     0      3  up        half-open",
+    "a-very-long-vip-name-that-\u2026  2.5M  3.40GB   12k   2.5M",
+    "  [2001:db8:1234:5678:9abc\u2026  2.5M  3.40GB   12k   2.5M  up        closed",
+    "dns6                            0      0B     0      1",
+    "  [2001:db8::2]:5353            0      0B     0      1  unchecked",
+    "drops:  fragment 0/s  rl_conn 150/s  no_backend 0.2/s",
+], [
+    "sluiced 0.7.0  pid 4242  up 3h04m  ready      rates over 1.0s  02:50:02  q: quit",
+    "VIP                         PKT/S BYTES/S NEW/S ACTIVE REQ/S 5XX/S    P95    P99",
+    "  BACKEND                                               HEALTH    CIRCUIT",
+    "web                           9.0    512B   0.5     14",
+    "  198.18.1.2:8080             6.0    384B   0.5     12  up        closed",
+    "  198.18.1.3                  3.0    128B     0      2  down      open",
+    "  198.18.1.4:8080               0      0B     0      0  unchecked",
+    "gw                              0      0B     0      3   7.0     0 0.42ms  1.50s",
+    "  198.18.2.2:8080               0      0B     0      3  up        half-open",
+    "a-very-long-vip-name-that-\u2026  1.0M    999B    99   2.5M",
+    "  [2001:db8:1234:5678:9abc\u2026  1.0M    999B    99   2.5M  up        closed",
+    "dns6                            0      0B     0      1",
+    "  [2001:db8::2]:5353            0      0B     0      1  unchecked",
+    "drops:  fragment 0/s  rl_conn 0/s  no_backend 1.0/s",
+]]
+
+
+class Term:
+    """A pseudo-terminal of @rows x @cols; the test reads its master side."""
+
+    def __init__(self, rows=24, cols=80):
+        self.master, self.slave = pty.openpty()
+        self.resize(rows, cols)
+        self.buf = b""
+
+    def resize(self, rows, cols):
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def pump(self, wait=0.05):
+        """Read what the program wrote so far (the pty would block it when full)."""
+        try:
+            while select.select([self.master], [], [], wait)[0]:
+                data = os.read(self.master, 65536)
+                if not data:
+                    return
+                self.buf += data
+                wait = 0
+        except OSError:
+            pass  # EIO: the slave side is closed
+
+    def text(self):
+        return self.buf.decode("utf-8", "replace")
+
+    def frames(self):
+        """Each frame starts with cursor home: its lines, escapes and CRs removed."""
+        out = []
+        for part in self.text().split("\x1b[H")[1:]:
+            lines = ANSI.sub("", part).replace("\r", "").split("\n")
+            while lines and not lines[-1]:
+                lines.pop()
+            if lines:
+                out.append(lines)
+        return out
+
+    def close(self):
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Watch:
+    """sluicectl ARGS on @term (stdin and stdout; stdout on @out if given), its
+    controlling terminal unless ctty=False, so that Ctrl-C and Ctrl-Z through
+    the pty become SIGINT and SIGTSTP, as in a shell."""
+
+    def __init__(self, args, term, out=None, ctty=True, sock=SOCK, env=None, stdin=None,
+                 stderr=subprocess.PIPE):
+        e = {k: v for k, v in os.environ.items() if k not in ("SLUICE_SOCKET", "LANG")}
+        e.update(UTF8)
+        e.update(env or {})
+        self.term, self.out = term, out or term
+        self.before = termios.tcgetattr(term.slave)
+        self.start = len(fake_agent.REQUESTS)
+        argv = (["setsid", "-c"] if ctty else []) + [BIN, "--socket", sock] + args
+        self.p = subprocess.Popen(argv, stdin=term.slave if stdin is None else stdin,
+                                  stdout=self.out.slave, stderr=stderr, env=e)
+        self.rc, self.err = None, ""
+
+    def wait_for(self, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.out.pump()
+            if what():
+                return True
+            if self.p.poll() is not None:
+                self.out.pump()
+                return what()
+        return False
+
+    def frames_started(self, n, timeout=10):
+        return self.wait_for(lambda: len(self.out.frames()) >= n, timeout)
+
+    def key(self, data):
+        os.write(self.term.master, data)
+
+    def end(self, timeout=10):
+        """Wait for the exit; the exit status, or None after killing it."""
+        try:
+            self.rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.out.pump()
+        if self.p.stderr:
+            self.err = self.p.stderr.read().decode()
+            self.p.stderr.close()
+        return self.rc
+
+    def raw_now(self):
+        """The terminal as the program set it: no ICANON, no ECHO."""
+        lflag = termios.tcgetattr(self.term.slave)[3]
+        return not lflag & (termios.ICANON | termios.ECHO)
+
+    def restored(self):
+        return termios.tcgetattr(self.term.slave) == self.before
+
+    def requests(self):
+        return fake_agent.REQUESTS[self.start:]
+
+
+def result(name, problems):
+    global passed, failed
+    if problems:
+        failed += 1
+        print(f"FAIL {name}")
+        for m in problems:
+            print(f"     {m}")
+    else:
+        passed += 1
+        print(f"ok   {name}")
+
+
+def wanted(name):
+    return not FILTER or FILTER in name
+
+
+def frame_problems(frames, rows, cols):
+    """Every line of every frame within @cols, every frame within @rows."""
+    out = []
+    for i, f in enumerate(frames):
+        if len(f) > rows:
+            out.append(f"frame {i + 1} has {len(f)} lines on a terminal of {rows}: {f}")
+        for line in f:
+            if len(line) > cols:
+                out.append(f"frame {i + 1}: {len(line)} columns > {cols}: {line!r}")
+    return out
+
+
+def end_problems(w, rc, err="", left=True):
+    """Exit @rc with stderr @err (text or regex), the terminal as it was before,
+    and the alternate screen left (when it was entered; @left)."""
+    out = []
+    if w.rc != rc:
+        out.append(f"exit {w.rc}, expected {rc}")
+    if isinstance(err, re.Pattern) and not err.search(w.err):
+        out.append(f"stderr {w.err!r} does not match {err.pattern!r}")
+    elif not isinstance(err, re.Pattern) and w.err != err:
+        out.append(f"stderr {w.err!r}, expected {err!r}")
+    if not w.restored():
+        out.append(f"terminal modes {termios.tcgetattr(w.term.slave)} after the exit, "
+                   f"before {w.before}")
+    text = w.out.text()
+    if left and ENTER in text and not text.endswith(LEAVE):
+        out.append(f"output does not end by leaving the alternate screen: {text[-80:]!r}")
+    return out
+
+
+def watch_frames_and_q():
+    name = "watch_redraws_rates_per_second_q_exits_0"
+    if not wanted(name):
+        return
+    fake_agent.reset(SEQ3)
+    t = Term(24, 80)
+    w = Watch(["stats", "--watch"], t)
+    problems = []
+    if not w.frames_started(4, timeout=15):
+        problems.append(f"fewer than 4 frames within 15 s: {t.text()[-300:]!r}")
+    raw = w.raw_now()
+    w.key(b"q")
+    w.end()
+    frames = t.frames()
+    if not raw:
+        problems.append("the terminal was not in non-canonical no-echo mode while watching")
+    if frames[:3] != FRAMES:
+        for i, (got, want) in enumerate(zip(frames, FRAMES)):
+            if got != want:
+                problems.append(f"frame {i + 1}:\n       " + "\n       ".join(got) +
+                                "\n     expected:\n       " + "\n       ".join(want))
+    if len(frames) > 3 and frames[3][3:] != FRAMES[2][3:]:
+        problems.append(f"frame 4 is not the last snapshot again: {frames[3]}")
+    problems += frame_problems(frames, 24, 80)
+    for total in ("777001", "777002", "777003", "777004"):
+        if total in t.text():
+            problems.append(f"a total ({total}) is shown")
+    if not t.text().startswith(ENTER):
+        problems.append(f"does not start on the alternate screen: {t.text()[:40]!r}")
+    if set(w.requests()) != {req("stats")} or len(w.requests()) < 4:
+        problems.append(f"requests {w.requests()}, expected {req('stats')} once a frame")
+    problems += end_problems(w, 0)
+    t.close()
+    result(name, problems)
+
+
+def watch_small_and_resized():
+    name = "watch_80x10_shows_what_fits_and_how_many_more"
+    if wanted(name):
+        fake_agent.reset(SEQ3)
+        t = Term(10, 80)
+        w = Watch(["stats", "--watch"], t)
+        problems = []
+        if not w.frames_started(3, timeout=15):
+            problems.append(f"fewer than 3 frames: {t.text()[-300:]!r}")
+        w.key(b"q")
+        w.end()
+        frames = t.frames()
+        want = FRAMES[1][:8] + [
+            "\u2026 5 more (a taller window shows them, or watch one VIP)", FRAMES[1][-1]]
+        if len(frames) < 2 or frames[1] != want:
+            problems.append(f"frame 2 {frames[1:2]}, expected {want}")
+        problems += frame_problems(frames, 10, 80)
+        problems += end_problems(w, 0)
+        t.close()
+        result(name, problems)
+
+    name = "watch_resize_redraws_within_the_new_size"
+    if wanted(name):
+        fake_agent.reset({"stats": {"ok": True, "result": fake_agent.SNAPSHOTS[1]}})
+        t = Term(24, 80)
+        w = Watch(["stats", "--watch"], t)
+        problems = []
+        if not w.frames_started(1):
+            problems.append("no first frame")
+        n = len(w.requests())
+        t.resize(6, 50)  # SIGWINCH: drawn again at once, before the next answer
+        if not w.frames_started(2, timeout=0.8) or len(w.requests()) != n:
+            problems.append(f"not redrawn at once on SIGWINCH ({len(t.frames())} frames, "
+                            f"{len(w.requests()) - n} more requests)")
+        w.frames_started(3)
+        w.key(b"q")
+        w.end()
+        frames = t.frames()
+        problems += frame_problems(frames[1:], 6, 50)
+        want = ["sluiced 0.7.0  pid 4242  up 3h04m  ready      rat\u2026",
+                "VIP                         PKT/S BYTES/S NEW/S A\u2026",
+                "  BACKEND                                        \u2026",
+                "web                           12k  1.23MB    45  \u2026",
+                "\u2026 9 more (a taller window shows them, or watch on\u2026",
+                "drops:  fragment 0/s  rl_conn 150/s  no_backend 0\u2026"]
+        if frames[1:2] != [want]:
+            problems.append(f"frame after the resize {frames[1:2]}, expected {[want]}")
+        problems += end_problems(w, 0)
+        t.close()
+        result(name, problems)
+
+    name = "watch_ascii_locale_marks_cuts_with_tilde"
+    if wanted(name):
+        fake_agent.reset({"stats": {"ok": True, "result": fake_agent.SNAPSHOTS[1]}})
+        t = Term(8, 80)
+        w = Watch(["stats", "--watch", "a-very-long-vip-name-that-does-not-fit-in-its-column"],
+                  t, env={"LC_ALL": "C", "LANG": "C"})
+        problems = []
+        w.frames_started(1)
+        w.key(b"q")
+        w.end()
+        frames = t.frames()
+        want = FRAMES[1][:3] + [
+            "a-very-long-vip-name-that-~  2.5M  3.40GB   12k   2.5M",
+            "  [2001:db8:1234:5678:9abc~  2.5M  3.40GB   12k   2.5M  up        closed",
+            FRAMES[1][-1]]
+        if frames[:1] != [want]:
+            problems.append(f"frame {frames[:1]}, expected {[want]}")
+        if "\u2026" in t.text():
+            problems.append("a UTF-8 marker in the C locale")
+        problems += end_problems(w, 0)
+        t.close()
+        result(name, problems)
+
+
+def watch_filter():
+    name = "watch_vip_filter_asks_for_and_shows_one_vip"
+    if not wanted(name):
+        return
+    fake_agent.reset(SEQ3)
+    t = Term(24, 80)
+    w = Watch(["stats", "--watch", "gw"], t)
+    problems = []
+    w.frames_started(3)
+    w.key(b"Q")
+    w.end()
+    frames = t.frames()
+    want = FRAMES[1][:3] + FRAMES[1][7:9] + [FRAMES[1][-1]]
+    if frames[1:2] != [want]:
+        problems.append(f"frame 2 {frames[1:2]}, expected {[want]}")
+    if set(w.requests()) != {req("stats", {"vip": "gw"})}:
+        problems.append(f"requests {w.requests()}")
+    problems += end_problems(w, 0)
+    t.close()
+    result(name, problems)
+
+
+def watch_signals():
+    for name, act in (("watch_ctrl_c_exits_0_terminal_restored", lambda w: w.key(b"\x03")),
+                      ("watch_sigterm_exits_0_terminal_restored",
+                       lambda w: w.p.send_signal(signal.SIGTERM)),
+                      ("watch_sighup_exits_0_terminal_restored",
+                       lambda w: w.p.send_signal(signal.SIGHUP))):
+        if not wanted(name):
+            continue
+        fake_agent.reset(SEQ3)
+        t = Term(24, 80)
+        w = Watch(["stats", "--watch"], t)
+        problems = []
+        if not w.frames_started(2):
+            problems.append("fewer than 2 frames")
+        if not w.raw_now():
+            problems.append("the terminal was not in non-canonical no-echo mode")
+        act(w)
+        w.end()
+        problems += end_problems(w, 0)
+        t.close()
+        result(name, problems)
+
+    name = "watch_ctrl_z_gives_the_terminal_back_fg_takes_it_again"
+    if not wanted(name):
+        return
+    fake_agent.reset(SEQ3)
+    t = Term(24, 80)
+    w = Watch(["stats", "--watch"], t)
+    problems = []
+    w.frames_started(1)
+    w.key(b"\x1a")
+
+    def stopped():
+        with open(f"/proc/{w.p.pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    if not w.wait_for(stopped, 5):
+        problems.append("not stopped by Ctrl-Z")
+    if not w.restored() or not t.text().endswith(LEAVE):
+        problems.append("the terminal is not given back while stopped")
+    n = len(t.frames())
+    os.kill(w.p.pid, signal.SIGCONT)
+    if not w.frames_started(n + 1, timeout=3) or not w.raw_now():
+        problems.append("not drawing again in raw mode after SIGCONT")
+    w.key(b"q")
+    w.end()
+    problems += end_problems(w, 0)
+    t.close()
+    result(name, problems)
+
+
+def watch_failures():
+    name = "watch_agent_gone_exit_3_terminal_restored"
+    if wanted(name):
+        fake_agent.reset(SEQ3)
+        sock2 = os.path.join(TMP, "gone.sock")
+        srv2 = fake_agent.start(sock2)
+        t = Term(24, 80)
+        # stderr on the terminal too: the message must come after the terminal is given back.
+        w = Watch(["stats", "--watch"], t, sock=sock2, stderr=t.slave)
+        problems = []
+        if not w.frames_started(2):
+            problems.append("fewer than 2 frames")
+        srv2.shutdown()
+        srv2.server_close()
+        os.unlink(sock2)
+        if w.end() is None:
+            problems.append("still running 10 s after the agent went away")
+        msg = f"sluicectl: sluiced is not running: {sock2}: No such file or directory\r\n"
+        problems += end_problems(w, 3, left=False)
+        if not t.text().endswith(LEAVE + msg):
+            problems.append(f"output ends {t.text()[-120:]!r}, expected the alternate screen "
+                            f"left, then {msg!r}")
+        t.close()
+        result(name, problems)
+
+    cases = (
+        ("watch_agent_closes_mid_watch_exit_3", "@close", 3,
+         f"sluicectl: sluiced closed the connection without answering: {SOCK} (see its log)\n"),
+        ("watch_agent_garbage_mid_watch_exit_3", "@garbage", 3,
+         re.compile(r"^sluicectl: sluiced answered something that is not JSON \(.*\n$")),
+        ("watch_vip_deleted_mid_watch_exit_1", {"ok": False, "error": "no vip 'web'", "exit": 1},
+         1, "sluicectl: no vip 'web'\n"),
+        ("watch_answer_not_a_snapshot_exit_3", {"ok": True, "result": {"vips": {}}}, 3,
+         "sluicectl: sluiced's answer to stats is not a snapshot with a \"vips\" list of "
+         "objects (is sluicectl older than sluiced?)\n"),
+    )
+    for name, bad, rc, err in cases:
+        if not wanted(name):
+            continue
+        first = {"ok": True, "result": fake_agent.SNAPSHOTS[0]}
+        fake_agent.reset({"stats": {"@seq": [first, bad]}})
+        t = Term(24, 80)
+        w = Watch(["stats", "--watch"], t)
+        w.frames_started(1)
+        w.end()
+        problems = end_problems(w, rc, err)
+        if len(t.frames()) != 1:
+            problems.append(f"{len(t.frames())} frames, expected 1")
+        t.close()
+        result(name, problems)
+
+    name = "watch_refused_at_once_leaves_the_terminal_alone"
+    if wanted(name):
+        fake_agent.reset({"stats": {"ok": False, "error": "no vip 'nope'", "exit": 1}})
+        t = Term(24, 80)
+        w = Watch(["stats", "--watch", "nope"], t)
+        w.end()
+        problems = end_problems(w, 1, "sluicectl: no vip 'nope'\n")
+        if t.buf:
+            problems.append(f"wrote {t.buf!r} on the terminal")
+        t.close()
+        result(name, problems)
+
+    name = "watch_stdout_error_exit_1_terminal_restored"
+    if wanted(name):
+        fake_agent.reset(SEQ3)
+        t, out = Term(24, 80), Term(24, 80)
+        w = Watch(["stats", "--watch"], t, out=out, ctty=False)
+        problems = []
+        if not w.frames_started(1):
+            problems.append("no first frame")
+        os.close(out.master)  # the slave side now fails every write with EIO
+        out.master = os.open("/dev/null", os.O_RDONLY)
+        w.end()
+        problems += end_problems(w, 1, "sluicectl: cannot write to standard output: "
+                                       "Input/output error\n", left=False)
+        t.close()
+        out.close()
+        result(name, problems)
+
+    name = "watch_stdin_not_a_tty_refused"
+    if wanted(name):
+        fake_agent.reset(SEQ3)
+        t = Term(24, 80)
+        w = Watch(["stats", "--watch"], t, ctty=False, stdin=subprocess.DEVNULL)
+        w.end()
+        problems = end_problems(w, 2, "sluicectl: stats --watch needs a terminal; use "
+                                      "'sluicectl --json stats' in scripts\n")
+        if t.buf or w.requests():
+            problems.append(f"wrote {t.buf!r}, asked {w.requests()}")
+        t.close()
+        result(name, problems)
+
+
+def watch():
+    watch_frames_and_q()
+    watch_small_and_resized()
+    watch_filter()
+    watch_signals()
+    watch_failures()
+    fake_agent.reset()
+
+
 def main():
     if not os.access(BIN, os.X_OK):
         print(f"cli: {BIN} is not built (make {BIN})")
@@ -918,6 +1455,8 @@ def main():
         events_output()
         health_usage_errors()
         help_and_files()
+        stats_snapshot()
+        watch()
         unreachable()
     finally:
         srv.shutdown()

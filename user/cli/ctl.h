@@ -27,6 +27,11 @@ enum sl_ctl_exit {
 
 /* "sluicectl: <message>" on stderr, on one line. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Call @fn before printing each message from here on (NULL: none): stats
+ * --watch gives the terminal back before an error is printed on it.
+ */
+void ctl_set_err_hook(void (*fn)(void));
 /* Allocation failed: say so and exit 1. */
 void __attribute__((noreturn)) ctl_oom(void);
 
@@ -38,6 +43,13 @@ void __attribute__((noreturn)) ctl_oom(void);
  * answered something that is not a reply.
  */
 int ctl_call(const char *path, json_t *req, json_t **reply);
+/*
+ * ctl_call() that gives up waiting for the reply, and returns
+ * CTL_STREAM_SIGNAL, as soon as one of @intr (@nintr fds, at most
+ * CTL_INTR_MAX) is readable; it does not read them.
+ */
+#define CTL_INTR_MAX 4
+int ctl_call_intr(const char *path, json_t *req, const int *intr, int nintr, json_t **reply);
 
 /*
  * A reply followed by a stream of lines (events --follow). ctl_stream_open()
@@ -48,7 +60,7 @@ int ctl_call(const char *path, json_t *req, json_t **reply);
  */
 struct ctl_stream;
 #define CTL_STREAM_END (-1)	/* sluiced closed the stream */
-#define CTL_STREAM_SIGNAL (-2) /* SIGINT or SIGTERM arrived */
+#define CTL_STREAM_SIGNAL (-2) /* SIGINT or SIGTERM arrived (ctl_call_intr(): an fd is readable) */
 int ctl_stream_open(const char *path, json_t *req, json_t **reply, struct ctl_stream **s);
 /*
  * The next line, which must be a JSON object: 0 with *obj set (json_decref()
@@ -66,5 +78,14 @@ int ctl_print_stats(const json_t *result);
 int ctl_print_health(const json_t *result);
 /* One event envelope on one line: OFFSET  TS  TYPE  VIP  BACKEND  key=value ... */
 void ctl_print_event(const json_t *ev);
+
+/*
+ * stats --watch (watch.c): the stats of every VIP, or of @vip (NULL: all),
+ * redrawn every second on the terminal until q, Ctrl-C or SIGTERM (exit 0);
+ * an exit status after printing why when sluiced goes away or refuses, or
+ * standard output fails. stdin and stdout must be a terminal (the caller
+ * checks: it is a usage error).
+ */
+int ctl_watch(const char *path, const char *vip);
 
 #endif

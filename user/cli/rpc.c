@@ -21,11 +21,21 @@
 /* A reply larger than this is a runaway agent, not a configuration. */
 #define CTL_REPLY_MAX (256u << 20)
 
+static void (*err_hook)(void);
+
+void ctl_set_err_hook(void (*fn)(void))
+{
+	err_hook = fn;
+}
+
 void ctl_err(const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
 	char *p;
+
+	if (err_hook)
+		err_hook();
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -116,24 +126,31 @@ static int send_all(int fd, const char *path, const char *buf, size_t len)
 struct ctl_stream {
 	const char *path;
 	int fd;
-	int sigfd;	/* -1, or a signalfd for SIGINT and SIGTERM */
-	int timeout_ms; /* how long to wait for a line; -1: as long as it takes */
+	int sigfd;	   /* -1, or a signalfd for SIGINT and SIGTERM (closed with @s) */
+	const int *intr;   /* the caller's fds that end a wait when readable */
+	int nintr;	   /* how many (at most CTL_INTR_MAX) */
+	int timeout_ms;	   /* how long to wait for a line; -1: as long as it takes */
 	char *buf;
 	size_t cap, start, used; /* unread bytes are buf[start..used) */
 	int eof;
 };
 
-/* Wait until @s->fd is readable. Returns 0, CTL_STREAM_SIGNAL or an exit status. */
+/*
+ * Wait until @s->fd is readable. Returns 0, CTL_STREAM_SIGNAL (the signalfd
+ * or one of the caller's fds is readable) or an exit status.
+ */
 static int wait_readable(struct ctl_stream *s)
 {
-	struct pollfd p[2] = {
-		{ .fd = s->fd, .events = POLLIN },
-		{ .fd = s->sigfd, .events = POLLIN },
-	};
+	struct pollfd p[2 + CTL_INTR_MAX] = { { .fd = s->fd, .events = POLLIN } };
+	nfds_t np = 1, i;
 	int n;
 
+	if (s->sigfd >= 0)
+		p[np++] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
+	for (n = 0; n < s->nintr && n < CTL_INTR_MAX; n++)
+		p[np++] = (struct pollfd){ .fd = s->intr[n], .events = POLLIN };
 	for (;;) {
-		n = poll(p, s->sigfd >= 0 ? 2 : 1, s->timeout_ms);
+		n = poll(p, np, s->timeout_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -145,8 +162,9 @@ static int wait_readable(struct ctl_stream *s)
 				SL_CTL_TIMEOUT_S, s->path);
 			return SL_CTL_UNREACHABLE;
 		}
-		if (s->sigfd >= 0 && p[1].revents)
-			return CTL_STREAM_SIGNAL;
+		for (i = 1; i < np; i++)
+			if (p[i].revents)
+				return CTL_STREAM_SIGNAL;
 		return SL_CTL_OK;
 	}
 }
@@ -231,10 +249,11 @@ static int refused(const json_t *reply)
 /*
  * Connect to @path, send @req and read the reply line. Returns 0 with *reply
  * set (a reply with "ok": true) and the connection in *out, or an exit status
- * (or CTL_STREAM_SIGNAL) after printing why. @sigfd is the stream's signalfd or -1.
+ * after printing why, or CTL_STREAM_SIGNAL. @sigfd is the stream's signalfd
+ * or -1; @intr the caller's @nintr fds that end the wait for the reply.
  */
-static int call_open(const char *path, json_t *req, int sigfd, json_t **reply,
-		     struct ctl_stream **out)
+static int call_open(const char *path, json_t *req, int sigfd, const int *intr, int nintr,
+		     json_t **reply, struct ctl_stream **out)
 {
 	struct ctl_stream *s;
 	char *line, *buf;
@@ -260,6 +279,8 @@ static int call_open(const char *path, json_t *req, int sigfd, json_t **reply,
 		ctl_oom();
 	s->path = path;
 	s->sigfd = sigfd;
+	s->intr = intr;
+	s->nintr = nintr;
 	s->timeout_ms = SL_CTL_TIMEOUT_S * 1000;
 	ret = conn_open(path, &s->fd);
 	if (ret) {
@@ -312,7 +333,18 @@ int ctl_call(const char *path, json_t *req, json_t **reply)
 	struct ctl_stream *s;
 	int ret;
 
-	ret = call_open(path, req, -1, reply, &s);
+	ret = call_open(path, req, -1, NULL, 0, reply, &s);
+	if (!ret)
+		ctl_stream_close(s);
+	return ret;
+}
+
+int ctl_call_intr(const char *path, json_t *req, const int *intr, int nintr, json_t **reply)
+{
+	struct ctl_stream *s;
+	int ret;
+
+	ret = call_open(path, req, -1, intr, nintr, reply, &s);
 	if (!ret)
 		ctl_stream_close(s);
 	return ret;
@@ -337,7 +369,7 @@ int ctl_stream_open(const char *path, json_t *req, json_t **reply, struct ctl_st
 		ctl_err("cannot create a signalfd for SIGINT and SIGTERM: %s", strerror(errno));
 		return SL_CTL_REFUSED;
 	}
-	ret = call_open(path, req, sigfd, reply, &s);
+	ret = call_open(path, req, sigfd, NULL, 0, reply, &s);
 	if (ret) {
 		close(sigfd);
 		return ret;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <jansson.h>
 
@@ -37,6 +38,7 @@ enum opt {
 	OPT_FALL,
 	OPT_FROM,
 	OPT_FOLLOW,
+	OPT_WATCH,
 	OPT__MAX,
 };
 
@@ -45,11 +47,12 @@ static const char *const opt_names[OPT__MAX] = {
 	"conn-rate", "conn-burst", "pkt-rate", "pkt-burst", "per",
 	"l7",	     "type",	   "path",     "host",	    "expect",
 	"interval",  "rise",	   "fall",     "from",	    "follow",
+	"watch",
 };
 
 #define O(x) (1u << OPT_##x)
 /* Options without a value. */
-#define FLAG_OPTS O(FOLLOW)
+#define FLAG_OPTS (O(FOLLOW) | O(WATCH))
 #define POS_MAX 2
 /* Ranges sluiced accepts (docs/api.md, user/agent/state.c), checked here for a usage error. */
 #define WEIGHT_MAX 65535ull
@@ -98,6 +101,7 @@ static const char *prog_usage_tail =
 	"backend; durations: 500ms, 1s, 1.5s, 2m, 1h, or a number of milliseconds.\n"
 	"'events --type' takes event types or families, comma-separated (health,circuit);\n"
 	"'events --follow' prints events as they come, until Ctrl-C.\n"
+	"'stats --watch' redraws the rates per second every second, until q or Ctrl-C.\n"
 	"\n"
 	"options:\n"
 	"  --socket PATH  sluiced's control socket (default: $SLUICE_SOCKET, else\n"
@@ -107,7 +111,7 @@ static const char *prog_usage_tail =
 	"\n"
 	"exit status: 0 done, 1 refused by sluiced, 2 usage error, 3 sluiced not reachable;\n"
 	"events --follow: 0 on Ctrl-C, 1 when cut off as too slow, 3 when sluiced closes\n"
-	"the stream (it stopped)\n";
+	"the stream (it stopped); stats --watch: 0 on q or Ctrl-C\n";
 
 static void usage(FILE *f);
 
@@ -918,7 +922,18 @@ static int cmd_events(struct ctl *c, const struct args *a)
 
 static int cmd_stats(struct ctl *c, const struct args *a)
 {
-	return query(c, request("stats", vip_filter(a)), ctl_print_stats);
+	if (!a->opt[OPT_WATCH])
+		return query(c, request("stats", vip_filter(a)), ctl_print_stats);
+	if (c->json) {
+		ctl_err("--json and --watch do not go together: --watch is a live view for people; "
+			"use 'sluicectl --json stats' for the snapshot as JSON");
+		return SL_CTL_USAGE;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		ctl_err("stats --watch needs a terminal; use 'sluicectl --json stats' in scripts");
+		return SL_CTL_USAGE;
+	}
+	return ctl_watch(c->socket, a->npos ? a->pos[0] : NULL);
 }
 
 /* The whole of @path into *out (NUL-terminated, free it). Returns 0 or a negative errno. */
@@ -1138,7 +1153,11 @@ static const struct cmd cmds[] = {
 	  .synopsis = "events [--from OFFSET] [--type T[,T...]] [--follow]",
 	  .opts = O(FROM) | O(TYPE) | O(FOLLOW),
 	  .run = cmd_events },
-	{ .name = "stats", .synopsis = "stats [VIP]", .max_pos = 1, .run = cmd_stats },
+	{ .name = "stats",
+	  .synopsis = "stats [VIP] [--watch]",
+	  .max_pos = 1,
+	  .opts = O(WATCH),
+	  .run = cmd_stats },
 	{ .name = "apply",
 	  .synopsis = "apply FILE",
 	  .pos_names = { "FILE" },
