@@ -7,7 +7,9 @@
 #   whole test (new L4 connections, L7 requests with and without a token).
 # - /metrics is scraped, sluiced is killed with SIGKILL, a new one starts with
 #   the same state dir, bpffs dir and socket (it adopts the pins), and after
-#   a few more seconds of traffic /metrics is scraped again.
+#   more traffic /metrics is scraped again: 1.5 s of it against 6 s before
+#   the first scrape, so that a counter the new agent started again from 0
+#   (maps recreated, counters kept in memory only) would show as going down.
 # - Every sample present in both scrapes whose family is a counter, and every
 #   _bucket, _sum and _count of a histogram, is >= after than before (the
 #   offending series are printed otherwise). The comparison must have covered
@@ -29,16 +31,22 @@ lab_trap "$T"
 JWTMINT="$OUT/bin/e2e/jwtmint"
 VIP_L7=198.19.0.11
 ADMIN=127.0.0.1:9100
+# BEFORE, AFTER: seconds of traffic before the first scrape, and after the
+# new agent is ready before the second. AFTER is much shorter, so that
+# counters the new agent started again from 0 could not catch up with the
+# first scrape, and the comparison would see them go down.
 if [ "${SL_E2E_IN_VM:-0}" = 1 ]; then
 	IVL=500
 	TMO=400
 	WAIT=600 # tenths of a second
-	RUN=8    # seconds of traffic before and after the kill
+	BEFORE=16
+	AFTER=4
 else
 	IVL=200
 	TMO=100
 	WAIT=100
-	RUN=3
+	BEFORE=6
+	AFTER=1.5
 fi
 PY=$(python3 -c 'import sys; print(sys.executable)') || fail "python3 is needed"
 
@@ -250,7 +258,7 @@ _lab_bg jwt ip netns exec "$NS_CLI" curl -s -m 5 --rate 20/s \
 	-H "Authorization: Bearer $tok" "http://$VIP_L7/api/[1-1000000]"
 # and a 401 now and then: 4xx and JWT failure counters move too
 _lab_bg nojwt ip netns exec "$NS_CLI" curl -s -m 5 --rate 2/s "http://$VIP_L7/api/n[1-1000000]"
-sleep "$RUN"
+sleep "$BEFORE"
 for t in l4 l7 jwt nojwt; do
 	pid=$(awk -v t="$t" '$2 == t { print $1 }' "$LAB_DIR/pids")
 	kill -0 "$pid" 2>/dev/null || fail "the $t traffic stopped: $(tail -n 5 "$LAB_DIR/$t.log")"
@@ -264,7 +272,7 @@ sleep 1
 lab_sluiced_start --workers 2 || fail "the new sluiced did not start"
 wait_ready
 wait_up
-sleep "$RUN"
+sleep "$AFTER"
 scrape "$LAB_DIR/after.txt"
 
 step "no counter went down; the required families were compared; one restart more"
