@@ -4,7 +4,7 @@
 # backends: GET /metrics and GET /stats, each N times (default 50; QUICK=1:
 # 10; N=... to choose). Measures, never asserts.
 #
-#   sudo sh tests/bench/scrape.sh          (from the repository root; run make first)
+#   sudo sh tests/bench/bench_scrape.sh          (from the repository root; run make first)
 #
 # A namespace of its own (bench-scrape-PID) with only lo, a sluiced started
 # there with --config: 10 L4 VIPs x 100 backends, no interface attached, no
@@ -177,9 +177,9 @@ run /metrics >"$DIR/row.metrics"
 run /stats >"$DIR/row.stats"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 cat <<EOF
-### Admin endpoint: one scrape with $((VIPS * BACKENDS)) backends
+## Admin endpoint: one scrape with $((VIPS * BACKENDS)) backends
 
-\`sudo N=$N sh tests/bench/scrape.sh\` ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null || echo '?'),
+\`sudo N=$N sh tests/bench/bench_scrape.sh\` ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null || echo '?'),
 kernel $(uname -r), $cpu, $(nproc) CPUs). Counters all 0, no traffic; curl
 inside the namespace, a new connection per request; CPU = sluiced's
 utime+stime (all threads, 1/$TCK s ticks) over the run less its idle use,
