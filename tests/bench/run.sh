@@ -78,7 +78,11 @@ done
 	echo "- Machine: $cpu, $ncpu CPUs, $mem"
 	echo "- Kernel: $(uname -r); $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "- sluice: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
-	echo "- Mode: ${quick:+QUICK=1 (fewer iterations; use the full run for numbers)}${quick:-full}"
+	if [ -n "$quick" ]; then
+		echo "- Mode: QUICK=1 (fewer iterations; the full run gives the numbers to quote)"
+	else
+		echo "- Mode: full"
+	fi
 	echo
 	echo "Run one section with \`sudo sh tests/bench/run.sh NAME\` (e.g. \`xdp\`), or a"
 	echo "benchmark alone with \`sudo sh tests/bench/bench_NAME.sh\` (it prints its section)."
