@@ -79,6 +79,7 @@ _Static_assert(sizeof(struct sl_splice_peer) == 8, "sl_splice_peer layout");
 _Static_assert(sizeof(struct sl_splice_cnt) == 8, "sl_splice_cnt layout");
 enum { SL_SPLICE_G_BYTES = 0 };
 
+#define SPLICE_SNDBUF (8 << 20) /* SO_SNDBUFFORCE: the kernel doubles it */
 #define SPLICE_BUF (256 * 1024)
 #define SPLICE_FLUSH_MS 2000
 #define SPLICE_WAIT_MIN_MS 1
@@ -659,7 +660,7 @@ static void flow_free(struct sl_splice_flow *f)
 
 struct sl_splice_flow *sl_splice_start(struct sl_splice *s, int fd_a, int fd_b)
 {
-	int i, err = 0, left_ms = SPLICE_FLUSH_MS;
+	int i, err = 0, left_ms = SPLICE_FLUSH_MS, sndbuf = SPLICE_SNDBUF;
 	struct sl_splice_cnt c0 = {};
 	struct sl_splice_flow *f;
 	struct tcp_info ti;
@@ -693,6 +694,13 @@ struct sl_splice_flow *sl_splice_start(struct sl_splice *s, int fd_a, int fd_b)
 			err = consumed_exact(f->fd[i], &f->rbase[i]);
 		if (err)
 			goto err_free;
+		/*
+		 * A redirect that finds the destination's send buffer full is
+		 * retried by the kernel only a tick later (sk_psock_backlog), so a
+		 * flow moves about one send buffer per tick: give spliced sockets a
+		 * large one (best effort: SO_SNDBUFFORCE needs CAP_NET_ADMIN).
+		 */
+		setsockopt(f->fd[i], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
 	}
 	for (i = 0; i < 2; i++) {
 		struct sl_splice_peer p = { .peer = f->cookie[!i] };
