@@ -240,6 +240,7 @@ struct up {
 	struct sl_vip_key vip;
 	uint64_t idle_since;
 	struct up *next; /* in the pool */
+	int in_ep;	 /* registered with the worker's epoll (kept while pooled) */
 };
 
 enum cstate { C_IDLE, C_PROXY, C_LOCAL, C_TUNNEL, C_SPLICE, C_CLOSING };
@@ -468,10 +469,10 @@ static struct up *pool_take(struct worker *w, const struct sl_vip_key *vip, __u3
 
 	for (pp = &w->pool; (u = *pp); pp = &u->next) {
 		if (u->be_id == id && u->be_gen == gen && !memcmp(&u->vip, vip, sizeof(*vip))) {
+			/* stays registered: the caller re-points it (one MOD, no DEL + ADD) */
 			*pp = u->next;
 			w->pool_n--;
 			u->next = NULL;
-			epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->fd, NULL);
 			return u;
 		}
 	}
@@ -496,7 +497,8 @@ static void pool_put(struct worker *w, struct up *u)
 	u->next = w->pool;
 	w->pool = u;
 	w->pool_n++;
-	ep_ctl(w, EPOLL_CTL_ADD, u->fd, EPOLLIN | EPOLLRDHUP, &u->tag);
+	ep_ctl(w, u->in_ep ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, u->fd, EPOLLIN | EPOLLRDHUP, &u->tag);
+	u->in_ep = 1;
 }
 
 /* A pooled connection spoke or closed: it is no use any more. */
@@ -825,7 +827,8 @@ attach:
 	u->tag.kind = T_UP;
 	u->tag.obj = c;
 	c->uev = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
-	ep_ctl(c->w, EPOLL_CTL_ADD, u->fd, c->uev, &u->tag);
+	ep_ctl(c->w, u->in_ep ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, u->fd, c->uev, &u->tag);
+	u->in_ep = 1;
 	return 0;
 }
 
@@ -1262,8 +1265,7 @@ static void finish_exchange(struct conn *c)
 	if (c->up) {
 		if (reuse) {
 			c->up->tag.obj = NULL;
-			epoll_ctl(c->w->epfd, EPOLL_CTL_DEL, c->up->fd, NULL);
-			pool_put(c->w, c->up);
+			pool_put(c->w, c->up); /* re-pointed at the pool by one MOD */
 			c->up = NULL;
 		}
 		conn_drop_up(c, 0);
