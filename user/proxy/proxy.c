@@ -826,7 +826,9 @@ static int up_open(struct conn *c, __u32 avoid)
 attach:
 	u->tag.kind = T_UP;
 	u->tag.obj = c;
-	c->uev = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
+	/* a pooled connection is writable: the request is written at once
+	 * (conn_after), and conn_interest asks for EPOLLOUT only if it must */
+	c->uev = c->connecting ? EPOLLOUT | EPOLLIN | EPOLLRDHUP : EPOLLIN | EPOLLRDHUP;
 	ep_ctl(c->w, u->in_ep ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, u->fd, c->uev, &u->tag);
 	u->in_ep = 1;
 	return 0;
