@@ -57,6 +57,7 @@ struct pg_opts {
 	double seconds, warmup;
 	int cpu;		/* generator CPU, -1: not pinned */
 	unsigned int batch;	/* live-frames batch size */
+	double rate;		/* frames a second; 0: as fast as it can */
 	const char *sink_ns, *sink_if;
 	struct pg_ep expect;
 	const char *lb_ns, *lb_in, *lb_out;
@@ -158,11 +159,12 @@ static void usage(void)
 		"usage: pktgen --iface IF --dmac MAC --src ADDR:PORT --dst ADDR:PORT\n"
 		"              --sink NETNS:IF --expect ADDR:PORT --lb NETNS:IN:OUT\n"
 		"              [--floor BACKEND_MAC] [--flows N] [--len BYTES] [--seconds S]\n"
-		"              [--warmup S] [--cpu N] [--batch N] [--obj DIR]\n"
+		"              [--warmup S] [--cpu N] [--batch N] [--rate PPS] [--obj DIR]\n"
 		"              [--fwd-tid TID]\n"
 		"Sends from IF (this netns) towards MAC; --flows 0 makes every frame a new\n"
 		"flow (default 1); NETNS is a name under /run/netns or a path. TID: the\n"
-		"NAPI thread of the balancer's veth, whose CPU time is reported.\n");
+		"NAPI thread of the balancer's veth, whose CPU time is reported. --rate:\n"
+		"frames a second (default: as many as it can).\n");
 }
 
 static int parse_args(int argc, char **argv, struct pg_opts *o)
@@ -178,6 +180,7 @@ static int parse_args(int argc, char **argv, struct pg_opts *o)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ "sink", required_argument, NULL, 'k' },
 		{ "expect", required_argument, NULL, 'e' },
 		{ "lb", required_argument, NULL, 'L' },
@@ -245,6 +248,11 @@ static int parse_args(int argc, char **argv, struct pg_opts *o)
 		case 'b':
 			o->batch = (unsigned int)strtoul(optarg, &end, 10);
 			if (o->batch < 1 || o->batch > 256)
+				goto bad;
+			break;
+		case 'r':
+			o->rate = strtod(optarg, &end);
+			if (o->rate < 0)
 				goto bad;
 			break;
 		case 'k':
@@ -681,10 +689,15 @@ struct pg_count {
 	unsigned long long gen_if[PG_STAT__MAX], in_if[PG_STAT__MAX], out_if[PG_STAT__MAX];
 };
 
+/* pps_gen_st's value, as in pps_xdp.bpf.c */
+struct pg_gen_state {
+	__u64 sent, gap_ns, next_ns;
+};
+
 struct pg_run {
 	struct pg_if gen, in, out, sink;
 	int sink_map;
-	int gen_prog;
+	int gen_prog, gen_map;
 	struct xdp_md md;
 	unsigned char *frame;
 };
@@ -695,6 +708,12 @@ static int counts_read(const struct pg_run *r, const struct pg_opts *o, struct p
 		pr_err("thread %d: no /proc/%d/schedstat", o->fwd_tid, o->fwd_tid);
 		return -ESRCH;
 	}
+	struct pg_gen_state gs;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(r->gen_map, &zero, &gs))
+		return -errno;
+	c->generated = gs.sent;
 	sched_read(0, &c->gen_run, &c->gen_wait);
 	c->ok = percpu_sum(r->sink_map, 0);
 	c->other = percpu_sum(r->sink_map, 1);
@@ -704,12 +723,25 @@ static int counts_read(const struct pg_run *r, const struct pg_opts *o, struct p
 	return 0;
 }
 
+/* Set the generator's pace: one frame every 1/@rate s (0: unpaced). */
+static int pace_set(const struct pg_run *r, double rate)
+{
+	struct pg_gen_state gs;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(r->gen_map, &zero, &gs))
+		return -errno;
+	gs.gap_ns = rate > 0 ? (__u64)(1e9 / rate) : 0;
+	if (bpf_map_update_elem(r->gen_map, &zero, &gs, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 /*
  * Generate for @secs seconds (or until a signal): live-frames runs of about
- * 50 ms each. Adds the frames generated to *@sent. Returns 0 or -errno.
+ * 50 ms each. Returns 0 or -errno.
  */
-static int generate(const struct pg_run *r, const struct pg_opts *o, double secs,
-		    unsigned long long *sent)
+static int generate(const struct pg_run *r, const struct pg_opts *o, double secs)
 {
 	double t0 = now_s(), t, end = t0 + secs;
 	__u32 repeat = 4096;
@@ -731,7 +763,6 @@ static int generate(const struct pg_run *r, const struct pg_opts *o, double secs
 				       : "");
 			return -err;
 		}
-		*sent += repeat;
 		/* aim at ~50 ms a call: long enough to amortise the call's setup
 		 * (a page pool), short enough to stop on time */
 		t = now_s() - t;
@@ -768,6 +799,7 @@ static void print_result(const struct pg_opts *o, double secs, const struct pg_c
 	printf("generated_pps %.0f\n", D(generated) / secs);
 	printf("offered_pps %.0f\n", D(gen_if[PG_XDP_XMIT]) / secs);
 	printf("delivered_pps %.0f\n", D(ok) / secs);
+	printf("taken_pps %.0f\n", D(gen_if[PG_XDP_XMIT]) / secs);
 	/* CPU time (ms) of the generator's thread and of the balancer's NAPI
 	 * thread (which also runs the backend's receive: raised from it, run
 	 * in its softirq), and how long each waited for its CPU while runnable
@@ -867,6 +899,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	r.gen_prog = bpf_program__fd(gen_prog);
+	r.gen_map = bpf_object__find_map_fd_by_name(gen_obj, "pps_gen_st");
+	if (r.gen_map < 0) {
+		pr_err("pps_xdp.bpf.o: pps_gen_st missing");
+		goto out;
+	}
 	if (netns_enter(sink_ns, o.sink_ns))
 		goto out;
 	sink_link = xdp_link(prog, &r.sink);
@@ -925,18 +962,14 @@ int main(int argc, char **argv)
 	r.md.data_end = o.len;
 	r.md.ingress_ifindex = (__u32)r.gen.ifindex;
 
-	{
-		unsigned long long warm = 0;
-
-		if (generate(&r, &o, o.warmup, &warm))
-			goto out;
-	}
+	if (pace_set(&r, o.rate) || generate(&r, &o, o.warmup))
+		goto out;
 	usleep(100000); /* let the warm-up's frames land */
 	if (counts_read(&r, &o, &before))
 		goto out;
 	cpu_read(cpu0, PG_MAX_CPUS);
 	t0 = now_s();
-	if (generate(&r, &o, o.seconds, &after.generated))
+	if (generate(&r, &o, o.seconds))
 		goto out;
 	secs = now_s() - t0;
 	ncpu = cpu_read(cpu1, PG_MAX_CPUS);

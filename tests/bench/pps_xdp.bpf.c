@@ -39,8 +39,25 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 gen_tmpl[PPS_TMPL_WORDS];
 const volatile __u64 gen_flows = 1; /* flows to cycle through; 0: a new flow per frame */
 
-/* Frames generated so far: only pktgen's one thread runs pps_gen. */
-__u64 gen_seq = 0;
+/*
+ * The generator's state; pktgen reads it and sets gap_ns between
+ * BPF_PROG_RUN calls (only its one thread runs pps_gen). With gap_ns (pktgen
+ * --rate), a run sends a frame only once the clock has reached next_ns and
+ * otherwise drops it, which puts the page straight back into the run's page
+ * pool: a paced rate.
+ */
+struct pps_gen_state {
+	__u64 sent;    /* frames sent (XDP_TX) so far; numbers the flows */
+	__u64 gap_ns;  /* one frame every gap_ns; 0: as fast as it can */
+	__u64 next_ns; /* when the next frame may go (bpf_ktime_get_ns) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pps_gen_state);
+} pps_gen_st SEC(".maps");
 
 /* ---- sink ---- */
 
@@ -83,16 +100,30 @@ SEC("xdp")
 int pps_gen(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	__u64 *w = data, flow = gen_seq++;
 	struct iphdr *iph = data + sizeof(struct ethhdr);
 	struct udphdr *uh = (void *)(iph + 1);
+	struct pps_gen_state *st;
+	__u64 *w = data, flow;
+	__u32 zero = 0, add;
 	__be32 nsaddr;
 	__be16 nsport;
-	__u32 add;
 	int i;
 
-	if (data + PPS_TMPL_WORDS * sizeof(__u64) > data_end)
+	st = bpf_map_lookup_elem(&pps_gen_st, &zero);
+	if (!st || data + PPS_TMPL_WORDS * sizeof(__u64) > data_end)
 		return XDP_ABORTED;
+	if (st->gap_ns) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (now < st->next_ns)
+			return XDP_DROP;
+		/* on schedule; after a stall (> 64 gaps behind), start afresh
+		 * rather than send the backlog at once */
+		if (now - st->next_ns > 64 * st->gap_ns)
+			st->next_ns = now;
+		st->next_ns += st->gap_ns;
+	}
+	flow = st->sent++;
 #pragma unroll
 	for (i = 0; i < PPS_TMPL_WORDS; i++)
 		w[i] = gen_tmpl[i];
