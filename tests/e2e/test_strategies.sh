@@ -7,6 +7,8 @@
 # - maglev sends the same client 4-tuple (a fixed source port) to the same
 #   backend every time, and its weights hold within 10%. rr, with the same
 #   fixed port, does not stick: the affinity check can fail;
+# - one `apply` that changes every backend of a maglev VIP (an apply builds
+#   each Maglev table once, at its end) leaves the table right: 1:1:1;
 # - random with weights 1:2:3 holds its weights within 10%;
 # - leastconn with six concurrent long-lived connections, weights 1:2:3,
 #   ends with exactly 1, 2 and 3 open flows (the allocation minimising
@@ -56,6 +58,31 @@ step "maglev 1:2:3 over 6000 connections"
 hammer -n 6000 -q -a "$VIP4" >"$out"
 [ "$(count failed "$out")" -eq 0 ] || fail "$(count failed "$out") of 6000 requests failed"
 share_check "$out" 6000 1 2 3
+
+step "maglev after one apply that reweighs every backend to 1:1:1 (its table is built once, at the end)"
+cfg="$LAB_DIR/cfg.json"
+ctl --json show config | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+for v in c["vips"]:
+    if v["name"] == "web":
+        for b in v["backends"]:
+            b["weight"] = 1
+json.dump(c, sys.stdout)' >"$cfg" || fail "cannot write $cfg"
+must ctl apply "$cfg"
+hammer -n 6000 -q -a "$VIP4" >"$out"
+[ "$(count failed "$out")" -eq 0 ] || fail "$(count failed "$out") of 6000 requests failed"
+share_check "$out" 6000 1 1 1
+# back to 1:2:3 the same way, for the strategies below
+ctl --json show config | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+for v in c["vips"]:
+    if v["name"] == "web":
+        for i, b in enumerate(v["backends"]):
+            b["weight"] = i + 1
+json.dump(c, sys.stdout)' >"$cfg" || fail "cannot write $cfg"
+must ctl apply "$cfg"
 
 step "random 1:2:3 over 6000 connections"
 must ctl vip set web --strategy random

@@ -42,6 +42,8 @@ struct sl_vip_cfg {
 	struct sl_circuit_conf circuit;
 	struct sl_be be[SL_GROUP_MAX];
 	__u32 n_be;
+	/* runtime: its Maglev table is in the maps; and one is owed (deferred) */
+	int maglev_live, maglev_owed;
 };
 
 struct sl_iface {
@@ -80,6 +82,7 @@ struct sl_state {
 	double start_time;	   /* unix time sluiced started */
 	double lag_last, lag_max;  /* event-loop lag, s (max over the last 10 s) */
 	int ready;		   /* state restored, serving */
+	int defer_maglev;	   /* within an apply: rebuild each Maglev table once, at its end */
 };
 
 /* The outcome of a refused request: a one-line reason and sluicectl's exit status. */

@@ -208,7 +208,7 @@ static const struct sl_circuit_conf *be_circuit(const struct sl_vip_cfg *v, cons
 }
 
 /* Group (and Maglev table) of the backends that may take new flows, then the VIP. */
-static int vip_publish(struct sl_state *st, const struct sl_vip_cfg *v)
+static int vip_publish(struct sl_state *st, struct sl_vip_cfg *v)
 {
 	struct sl_group_member m[SL_GROUP_MAX];
 	struct sl_mg_backend mb[SL_GROUP_MAX];
@@ -239,18 +239,30 @@ static int vip_publish(struct sl_state *st, const struct sl_vip_cfg *v)
 	err = g ? sl_group_build(g, m, n) : -ENOMEM;
 	if (!err)
 		err = sl_dp_group_put(st->dp, v->id, g);
-	if (!err && v->strategy == SL_STRAT_MAGLEV) {
+	if (!err && v->strategy == SL_STRAT_MAGLEV && st->defer_maglev && v->maglev_live) {
+		/*
+		 * An apply changes many backends: a table (~30 ms to build and
+		 * write) is rebuilt once, at its end (maglev_flush). Meanwhile the
+		 * data plane skips slots whose backend left, and new backends get
+		 * flows once the table names them.
+		 */
+		v->maglev_owed = 1;
+	} else if (!err && v->strategy == SL_STRAT_MAGLEV) {
 		table = calloc(SL_MAGLEV_SIZE, sizeof(*table));
 		err = table ? sl_maglev_build(table, SL_MAGLEV_SIZE, mb, n) : -ENOMEM;
 		if (!err)
 			err = sl_dp_maglev_put(st->dp, v->id, table);
+		v->maglev_live = !err;
+		v->maglev_owed = 0;
 	}
 	vip_key(v, &k);
 	vip_value(v, &val);
 	if (!err)
 		err = sl_dp_vip_put(st->dp, &k, &val);
-	if (!err && v->strategy != SL_STRAT_MAGLEV)
+	if (!err && v->strategy != SL_STRAT_MAGLEV) {
 		sl_dp_maglev_del(st->dp, v->id);
+		v->maglev_live = v->maglev_owed = 0;
+	}
 	free(g);
 	free(table);
 	if (err)
@@ -1513,6 +1525,19 @@ static int vip_same_identity(const struct sl_vip_cfg *a, const struct sl_vip_cfg
  * Replace the configuration: validated whole first (into a scratch model),
  * then changed VIP by VIP, each change atomic for the data plane.
  */
+/* The Maglev tables an apply deferred, built now; -1 if one was refused. */
+static int maglev_flush(struct sl_state *st)
+{
+	int err = 0;
+	__u32 i;
+
+	st->defer_maglev = 0;
+	for (i = 0; i < st->n_vips; i++)
+		if (st->vips[i]->maglev_owed && vip_publish(st, st->vips[i]))
+			err = -1;
+	return err;
+}
+
 static int do_apply(struct ctx *c)
 {
 	static const struct field f[] = { { "config", 1 }, { NULL, 0 } };
@@ -1527,6 +1552,7 @@ static int do_apply(struct ctx *c)
 	m.check_ifaces = st->check_ifaces;
 	if (config_load(&m, json_object_get(c->args, "config"), c->e))
 		return -1;
+	st->defer_maglev = 1; /* until maglev_flush, on every way out */
 
 	/* New interfaces first: the kernel may refuse an attach, and then
 	 * nothing else may have changed yet. */
@@ -1634,11 +1660,15 @@ static int do_apply(struct ctx *c)
 			}
 		}
 	}
+	/* a table the kernel refused is logged; the model and the journal keep
+	 * the change, and the next change or restart writes the table again */
+	maglev_flush(st);
 	globals_publish(st);
 	sl_state_free(&m);
 	c->result = json_pack("{s:i}", "changes", changes);
 	return 0;
 out:
+	maglev_flush(st);
 	sl_state_free(&m);
 	return -1;
 }
