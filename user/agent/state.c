@@ -1034,19 +1034,30 @@ static json_t *backend_json(struct sl_state *st, const struct sl_vip_cfg *v, con
 	return o;
 }
 
-static int do_backend_list(struct ctx *c)
+/* A command whose one argument is an optional "vip": *@only is that VIP, or
+ * NULL for every VIP. -1 when refused. */
+static int only_vip_arg(struct ctx *c, struct sl_vip_cfg **only)
 {
 	static const struct field f[] = { { "vip", 0 }, { NULL, 0 } };
-	struct sl_vip_cfg *only = NULL;
-	__u32 i, j;
 
+	*only = NULL;
 	if (fields_check(c->args, f, "", c->e))
 		return -1;
 	if (json_object_get(c->args, "vip")) {
-		only = need_vip(c, "vip");
-		if (!only)
+		*only = need_vip(c, "vip");
+		if (!*only)
 			return -1;
 	}
+	return 0;
+}
+
+static int do_backend_list(struct ctx *c)
+{
+	struct sl_vip_cfg *only;
+	__u32 i, j;
+
+	if (only_vip_arg(c, &only))
+		return -1;
 	c->result = json_array();
 	for (i = 0; i < c->st->n_vips; i++) {
 		struct sl_vip_cfg *v = c->st->vips[i];
@@ -1351,16 +1362,10 @@ json_t *sl_state_stats(struct sl_state *st, const char *only)
 
 static int do_stats(struct ctx *c)
 {
-	static const struct field f[] = { { "vip", 0 }, { NULL, 0 } };
-	struct sl_vip_cfg *only = NULL;
+	struct sl_vip_cfg *only;
 
-	if (fields_check(c->args, f, "", c->e))
+	if (only_vip_arg(c, &only))
 		return -1;
-	if (json_object_get(c->args, "vip")) {
-		only = need_vip(c, "vip");
-		if (!only)
-			return -1;
-	}
 	c->result = sl_state_stats(c->st, only ? only->name : NULL);
 	return 0;
 }
