@@ -450,8 +450,8 @@ native mode). SIGTERM: from the signal until the process has exited, then
 from the new start (same \`--state-dir\`, \`--bpffs\`, \`--socket\`) until
 \`sluicectl vip list\` answers, polled without pause; kill -9: the same,
 exit being immediate. Three journals: the same state from one \`apply\`
-and from single adds (set up as wrr VIPs, then \`vip set --strategy maglev\`:
-applying Maglev VIPs directly rebuilds a table per backend, above), and the
+and from single adds (set up as wrr VIPs, then \`vip set --strategy maglev\`,
+so that the 1,000 single adds need no table rebuild each), and the
 journal the changes above left behind, never compacted (its state: the last
 row of the table). After every restart the backend count is checked, and
 that the new agent adopted the pinned maps. The new agent's CPU time (every
